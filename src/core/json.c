@@ -126,8 +126,8 @@ shardy_status sy_json_put_string(sy_buf *out, const char *s, size_t n, int flags
         }
         if (rep) {
             replen = 2;
-        } else if (flags & SY_JSON_YAML_SAFE) {
-            if (yaml_needs_escape(cp)) {
+        } else if (flags & (SY_JSON_YAML_SAFE | SY_JSON_RAW_UTF8)) {
+            if ((flags & SY_JSON_YAML_SAFE) ? yaml_needs_escape(cp) : cp < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", (unsigned)cp);
                 rep = esc;
                 replen = 6;
@@ -219,8 +219,15 @@ static int kv_cmp(const void *a, const void *b) {
     return strcmp(((const kv_ref *)a)->key, ((const kv_ref *)b)->key);
 }
 
+static shardy_status newline_indent(sy_buf *out, int flags, int depth) {
+    if (!(flags & SY_JSON_INDENT2)) return SHARDY_OK;
+    shardy_status st = sy_buf_putc(out, '\n');
+    for (int i = 0; i < depth && !st; i++) st = sy_buf_puts(out, "  ");
+    return st;
+}
+
 static shardy_status dump(json_object *o, int flags, sy_buf *out, int depth) {
-    const char *item_sep = (flags & SY_JSON_COMPACT) ? "," : ", ";
+    const char *item_sep = (flags & (SY_JSON_COMPACT | SY_JSON_INDENT2)) ? "," : ", ";
     const char *key_sep = (flags & SY_JSON_COMPACT) ? ":" : ": ";
     shardy_status st = SHARDY_OK;
     if (depth > SY_JSON_MAX_DEPTH) return sy_err(SHARDY_EINVAL, "JSON value nested deeper than %d", SY_JSON_MAX_DEPTH);
@@ -236,11 +243,13 @@ static shardy_status dump(json_object *o, int flags, sy_buf *out, int depth) {
     case json_type_array: {
         size_t n = json_object_array_length(o);
         if ((st = sy_buf_putc(out, '['))) return st;
-        for (size_t i = 0; i < n; i++) {
-            if (i && (st = sy_buf_puts(out, item_sep))) return st;
-            if ((st = dump(json_object_array_get_idx(o, i), flags, out, depth + 1))) return st;
+        for (size_t i = 0; i < n && !st; i++) {
+            if (i) st = sy_buf_puts(out, item_sep);
+            if (!st) st = newline_indent(out, flags, depth + 1);
+            if (!st) st = dump(json_object_array_get_idx(o, i), flags, out, depth + 1);
         }
-        return sy_buf_putc(out, ']');
+        if (!st && n) st = newline_indent(out, flags, depth);
+        return st ? st : sy_buf_putc(out, ']');
     }
     case json_type_object: {
         size_t n = (size_t)json_object_object_length(o), i = 0;
@@ -251,14 +260,16 @@ static shardy_status dump(json_object *o, int flags, sy_buf *out, int depth) {
             kv[i].val = v;
             i++;
         }
-        qsort(kv, n, sizeof *kv, kv_cmp);
+        if (!(flags & SY_JSON_NO_SORT)) qsort(kv, n, sizeof *kv, kv_cmp);
         st = sy_buf_putc(out, '{');
         for (i = 0; i < n && !st; i++) {
             if (i) st = sy_buf_puts(out, item_sep);
+            if (!st) st = newline_indent(out, flags, depth + 1);
             if (!st) st = sy_json_put_string(out, kv[i].key, strlen(kv[i].key), flags);
             if (!st) st = sy_buf_puts(out, key_sep);
             if (!st) st = dump(kv[i].val, flags, out, depth + 1);
         }
+        if (!st && n) st = newline_indent(out, flags, depth);
         if (!st) st = sy_buf_putc(out, '}');
         sy_free(kv);
         return st;

@@ -17,7 +17,10 @@
 
 enum {
     SY_JSON_COMPACT = 1 << 0,   /* separators "," ":" instead of Python's default ", " ": " */
-    SY_JSON_YAML_SAFE = 1 << 1  /* run.yaml escaping: raw UTF-8, \uXXXX only for controls etc. */
+    SY_JSON_YAML_SAFE = 1 << 1, /* run.yaml escaping: raw UTF-8, \uXXXX only for controls etc. */
+    SY_JSON_RAW_UTF8 = 1 << 2,  /* ensure_ascii=False: non-ASCII raw, only controls escaped */
+    SY_JSON_NO_SORT = 1 << 3,   /* keep json-c insertion order (CLI results: key order is contract) */
+    SY_JSON_INDENT2 = 1 << 4    /* Python indent=2 pretty printing (item separator ",") */
 };
 
 #define SY_JSON_MAX_DEPTH 64
@@ -26,7 +29,7 @@ enum {
  * "_CURRENT file:///x/_CURRENT". On success *out is a new reference (json_object_put it). */
 shardy_status sy_json_parse(const char *text, size_t len, const char *what, json_object **out) SY_NODISCARD;
 
-/* Appends the Python-compatible serialisation of o (sort_keys=True) to out. Strings must be valid
+/* Appends the Python-compatible serialisation of o (sort_keys=True unless SY_JSON_NO_SORT) to out. Strings must be valid
  * UTF-8 (SHARDY_EFORMAT otherwise). Non-finite doubles are written as NaN/Infinity like Python. */
 shardy_status sy_json_dump(json_object *o, int flags, sy_buf *out) SY_NODISCARD;
 

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# deps.sh — installs the Debian packages shardy needs to build and test, only those missing.
+# Usage: scripts/deps.sh [--test]   (--test adds the test-only tools: clang, valgrind, sqlite3 CLI)
+set -euo pipefail
+PKGS=(build-essential cmake ninja-build pkg-config libsqlite3-dev libjson-c-dev libxxhash-dev)
+if [ "${1:-}" = "--test" ]; then
+  PKGS+=(sqlite3 clang valgrind python3)
+fi
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps.sh: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

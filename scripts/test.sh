@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# test.sh — the whole test suite, exactly as CI runs it (see .ci/run and README):
+#   1. Debian dependencies (installed if missing)
+#   2. optimised build with -Werror, every ctest (C unit/integration tests and CLI tests)
+#   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
+#   4. the C test binaries under valgrind (memcheck, leaks are errors)
+#   5. short libFuzzer runs of every parser of outside input (SHARDY_FUZZ_SECONDS, default 20)
+# Environment: SHARDY_SKIP_VALGRIND=1 / SHARDY_SKIP_FUZZ=1 skip stages (for quick local runs only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "dependencies"
+bash scripts/deps.sh --test
+
+step "build (RelWithDebInfo, -Werror) and test"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build
+ctest --test-dir build --output-on-failure -j "$JOBS"
+
+step "ASan + UBSan build and test"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDY_SANITIZE=ON >/dev/null
+ninja -C build-asan
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+
+if [ "${SHARDY_SKIP_VALGRIND:-0}" != 1 ]; then
+  step "valgrind (memcheck) on the C tests"
+  export SHARDY_TEST_TMP="$ROOT/build/test-tmp" SHARDY_BIN="$ROOT/build/shardy" SHARDY_SOURCE_DIR="$ROOT"
+  for t in build/tests/c/test_*; do
+    [ -x "$t" ] || continue
+    echo "valgrind $t"
+    SHARDY_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+      --track-fds=no "$t" >/dev/null
+  done
+fi
+
+if [ "${SHARDY_SKIP_FUZZ:-0}" != 1 ] && [ -x tests/fuzz/run.sh ]; then
+  step "fuzzing (${SHARDY_FUZZ_SECONDS:-20}s per target)"
+  tests/fuzz/run.sh "${SHARDY_FUZZ_SECONDS:-20}"
+fi
+
+step "all tests passed"
