@@ -1,0 +1,328 @@
+/* rowbuf.c — per-shard row arena, sort, spill runs and key-ordered merge; see rowbuf.h. */
+#include "write/rowbuf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+
+#define CHUNK_BYTES (4u << 20)
+
+struct sy_rowchunk {
+    sy_rowchunk *next;
+    size_t used, cap;
+    unsigned char data[];
+};
+
+static uint32_t rd32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static void wr32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint64_t key_prefix(const unsigned char *k, size_t n) {
+    uint64_t p = 0;
+    for (size_t i = 0; i < 8; i++) p = p << 8 | (i < n ? k[i] : 0);
+    return p;
+}
+
+void sy_rowbuf_init(sy_rowbuf *b) { memset(b, 0, sizeof *b); }
+
+static void free_memory(sy_rowbuf *b) {
+    sy_rowchunk *c = b->chunks;
+    while (c) {
+        sy_rowchunk *next = c->next;
+        sy_free(c);
+        c = next;
+    }
+    b->chunks = NULL;
+    sy_free(b->ents);
+    b->ents = NULL;
+    b->n = b->cap = 0;
+    b->mem_bytes = 0;
+}
+
+void sy_rowbuf_free(sy_rowbuf *b) {
+    free_memory(b);
+    for (size_t i = 0; i < b->nruns; i++) {
+        unlink(b->runs[i]);
+        sy_free(b->runs[i]);
+    }
+    sy_free(b->runs);
+    b->runs = NULL;
+    b->nruns = 0;
+}
+
+shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const void *v, uint32_t vlen, uint64_t seq) {
+    size_t need = 8 + (size_t)klen + vlen;
+    sy_rowchunk *c = b->chunks;
+    if (!c || c->cap - c->used < need) {
+        size_t cap = need > CHUNK_BYTES ? need : CHUNK_BYTES;
+        c = sy_malloc(sizeof *c + cap);
+        if (!c) return sy_err(SHARDY_ENOMEM, "out of memory buffering rows (%zu-byte chunk)", cap);
+        c->used = 0;
+        c->cap = cap;
+        c->next = b->chunks;
+        b->chunks = c;
+        b->mem_bytes += sizeof *c + cap;
+    }
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 1024;
+        sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
+        if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
+        b->mem_bytes += (cap - b->cap) * sizeof *e;
+        b->ents = e;
+        b->cap = cap;
+    }
+    unsigned char *rec = c->data + c->used;
+    wr32(rec, klen);
+    wr32(rec + 4, vlen);
+    if (klen) memcpy(rec + 8, k, klen);
+    if (vlen) memcpy(rec + 8 + klen, v, vlen);
+    c->used += need;
+    b->ents[b->n].prefix = key_prefix(rec + 8, klen);
+    b->ents[b->n].rec = rec;
+    b->ents[b->n].seq = seq;
+    b->n++;
+    b->rows_total++;
+    return SHARDY_OK;
+}
+
+/* Byte order of two keys. */
+static int key_cmp(const unsigned char *a, size_t an, const unsigned char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    if (c) return c;
+    return an < bn ? -1 : an > bn;
+}
+
+static int ent_cmp(const void *pa, const void *pb) {
+    const sy_rowent *a = pa, *b = pb;
+    if (a->prefix != b->prefix) return a->prefix < b->prefix ? -1 : 1;
+    uint32_t an = rd32(a->rec), bn = rd32(b->rec);
+    if (an > 8 || bn > 8) {
+        int c = key_cmp(a->rec + 8, an, b->rec + 8, bn);
+        if (c) return c;
+    } else if (an != bn) {
+        return an < bn ? -1 : 1;
+    }
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+void sy_rowbuf_sort(sy_rowbuf *b) {
+    if (b->n > 1) qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
+}
+
+/* True when entry i is superseded by entry i+1 (same key, later sequence). */
+static int superseded(const sy_rowbuf *b, size_t i) {
+    if (i + 1 >= b->n) return 0;
+    const sy_rowent *a = &b->ents[i], *c = &b->ents[i + 1];
+    if (a->prefix != c->prefix) return 0;
+    uint32_t an = rd32(a->rec), cn = rd32(c->rec);
+    return an == cn && !memcmp(a->rec + 8, c->rec + 8, an);
+}
+
+shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) {
+    shardy_status st = SHARDY_OK;
+    char *copy = NULL;
+    char **runs = NULL;
+    FILE *f = NULL;
+    uint64_t dropped = 0;
+    if (b->n == 0) return SHARDY_OK;
+    sy_rowbuf_sort(b);
+    copy = sy_strdup(path);
+    runs = sy_realloc(b->runs, (b->nruns + 1) * sizeof *runs);
+    if (!copy || !runs) {
+        st = sy_err(SHARDY_ENOMEM, "out of memory recording spill run %s", path);
+        goto done;
+    }
+    b->runs = runs;
+    f = fopen(path, "wb");
+    if (!f) {
+        st = sy_err_errno(errno, "cannot create spill run", path);
+        goto done;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    for (size_t i = 0; i < b->n; i++) {
+        if (superseded(b, i)) {
+            dropped++;
+            continue;
+        }
+        const unsigned char *rec = b->ents[i].rec;
+        size_t len = 8 + (size_t)rd32(rec) + rd32(rec + 4);
+        if (fwrite(rec, 1, len, f) != len) {
+            st = sy_err_errno(errno ? errno : EIO, "cannot write spill run", path);
+            goto done;
+        }
+    }
+    if (fclose(f) != 0) {
+        f = NULL;
+        st = sy_err_errno(errno, "cannot write spill run", path);
+        goto done;
+    }
+    f = NULL;
+    b->runs[b->nruns++] = copy;
+    copy = NULL;
+    b->spill_dups += dropped;
+    free_memory(b);
+done:
+    if (f) fclose(f);
+    if (st) unlink(path);
+    sy_free(copy);
+    return st;
+}
+
+/* ---- merge ------------------------------------------------------------------------------------ */
+
+typedef struct src {
+    FILE *f;              /* run file, or NULL for the memory source */
+    const char *path;
+    unsigned char *buf;   /* current record of a run (key then value) */
+    size_t bufcap;
+    const unsigned char *k, *v;
+    size_t klen, vlen;
+    int live;
+} src;
+
+struct sy_rowmerge {
+    sy_rowbuf *b;
+    src *srcs;     /* runs oldest first, memory last (newest) */
+    size_t nsrcs;
+    size_t mem_i;  /* next entry of the memory source */
+    uint64_t dups;
+    src *pending;  /* source of the row returned last; advanced on the next call */
+};
+
+/* Advances a source; returns 0 ok (live may become 0 at end), <0 on error. */
+static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
+    if (!s->f) {
+        sy_rowbuf *b = m->b;
+        while (m->mem_i < b->n && superseded(b, m->mem_i)) {
+            m->mem_i++;
+            m->dups++;
+        }
+        if (m->mem_i >= b->n) {
+            s->live = 0;
+            return 0;
+        }
+        const unsigned char *rec = b->ents[m->mem_i++].rec;
+        s->klen = rd32(rec);
+        s->vlen = rd32(rec + 4);
+        s->k = rec + 8;
+        s->v = rec + 8 + s->klen;
+        s->live = 1;
+        return 0;
+    }
+    unsigned char hdr[8];
+    size_t got = fread(hdr, 1, 8, s->f);
+    if (got == 0 && feof(s->f)) {
+        s->live = 0;
+        return 0;
+    }
+    if (got != 8) goto corrupt;
+    size_t kl = rd32(hdr), vl = rd32(hdr + 4);
+    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES) goto corrupt;
+    if (kl + vl > s->bufcap) {
+        size_t cap = kl + vl + 64;
+        unsigned char *nb = sy_realloc(s->buf, cap);
+        if (!nb) {
+            *st = sy_err(SHARDY_ENOMEM, "out of memory merging run %s", s->path);
+            return -1;
+        }
+        s->buf = nb;
+        s->bufcap = cap;
+    }
+    if (kl + vl && fread(s->buf, 1, kl + vl, s->f) != kl + vl) goto corrupt;
+    s->k = s->buf;
+    s->v = s->buf + kl;
+    s->klen = kl;
+    s->vlen = vl;
+    s->live = 1;
+    return 0;
+corrupt:
+    *st = sy_err(ferror(s->f) ? SHARDY_EIO : SHARDY_EFORMAT, "spill run %s is truncated or unreadable", s->path);
+    return -1;
+}
+
+shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) {
+    shardy_status st = SHARDY_OK;
+    *out = NULL;
+    sy_rowmerge *m = sy_calloc(1, sizeof *m);
+    if (!m) return sy_err(SHARDY_ENOMEM, "out of memory opening a merge");
+    m->b = b;
+    m->srcs = sy_calloc(b->nruns + 1, sizeof *m->srcs);
+    if (!m->srcs) {
+        sy_free(m);
+        return sy_err(SHARDY_ENOMEM, "out of memory opening a merge");
+    }
+    sy_rowbuf_sort(b);
+    for (size_t i = 0; i < b->nruns; i++) {
+        src *s = &m->srcs[m->nsrcs++];
+        s->path = b->runs[i];
+        s->f = fopen(s->path, "rb");
+        if (!s->f) {
+            st = sy_err_errno(errno, "cannot open spill run", s->path);
+            goto done;
+        }
+        setvbuf(s->f, NULL, _IOFBF, 1 << 18);
+        if (src_next(m, s, &st) < 0) goto done;
+    }
+    m->nsrcs++; /* the memory source, newest */
+    if (src_next(m, &m->srcs[m->nsrcs - 1], &st) < 0) goto done;
+done:
+    if (st) {
+        sy_rowmerge_close(&m);
+        return st;
+    }
+    *out = m;
+    return SHARDY_OK;
+}
+
+int sy_rowmerge_next(sy_rowmerge *m, const void **k, size_t *klen, const void **v, size_t *vlen, shardy_status *st) {
+    /* The row returned last time stays valid until now: advance its source first. */
+    if (m->pending) {
+        src *p = m->pending;
+        m->pending = NULL;
+        if (src_next(m, p, st) < 0) return -1;
+    }
+    /* Smallest key; on ties the newest source (highest index) wins and the others are skipped. */
+    src *best = NULL;
+    for (size_t i = 0; i < m->nsrcs; i++) {
+        src *s = &m->srcs[i];
+        if (s->live && (!best || key_cmp(s->k, s->klen, best->k, best->klen) <= 0)) best = s;
+    }
+    if (!best) return 0;
+    for (size_t i = 0; i < m->nsrcs; i++) {
+        src *s = &m->srcs[i];
+        while (s != best && s->live && s->klen == best->klen && !memcmp(s->k, best->k, s->klen)) {
+            m->dups++;
+            if (src_next(m, s, st) < 0) return -1;
+        }
+    }
+    *k = best->k;
+    *klen = best->klen;
+    *v = best->v;
+    *vlen = best->vlen;
+    m->pending = best;
+    return 1;
+}
+
+uint64_t sy_rowmerge_duplicates(const sy_rowmerge *m) { return m->dups + m->b->spill_dups; }
+
+void sy_rowmerge_close(sy_rowmerge **pm) {
+    sy_rowmerge *m = pm ? *pm : NULL;
+    if (!m) return;
+    for (size_t i = 0; i < m->nsrcs; i++) {
+        if (m->srcs[i].f) fclose(m->srcs[i].f);
+        sy_free(m->srcs[i].buf);
+    }
+    sy_free(m->srcs);
+    sy_free(m);
+    *pm = NULL;
+}

@@ -1,0 +1,80 @@
+/*
+ * rowbuf.h — per-shard row buffering, sorted spill runs and the key-ordered merge that feeds a
+ * shard writer.
+ *
+ * What it owns
+ *   A sy_rowbuf holds the (encoded key, value) rows routed to one shard: an append-only arena of
+ *   records in large chunks plus an index of 24-byte entries (8-byte big-endian key prefix, record
+ *   pointer, sequence number). sy_rowbuf_spill sorts the index, drops superseded duplicates and
+ *   writes the rows to a run file in key order, then empties the buffer. A merge (sy_rowmerge)
+ *   reads every run of the shard plus what is still in memory and yields each distinct key once,
+ *   in ascending byte order of the encoded key, with the value of the LAST row added for that key
+ *   (runs are ordered by time; within memory the sequence number decides).
+ *
+ * Invariants
+ *   - Sequence numbers increase with every add across the whole builder, so "last added wins" is
+ *     well defined across runs and memory.
+ *   - Run files contain strictly increasing keys. Format (local scratch, never uploaded):
+ *     repeated [u32 klen LE][u32 vlen LE][key][value].
+ *   - Adding a row allocates only when a chunk or the index grows (amortised O(1), no per-row
+ *     malloc).
+ *
+ * Failure behaviour: I/O errors name the run file and the OS error; a failed spill leaves the
+ *   in-memory rows in place. Nothing here is thread-safe: one shard buffer is used by one thread
+ *   at a time (the builder adds from one thread; each writer thread merges its own shards).
+ */
+#ifndef SY_WRITE_ROWBUF_H
+#define SY_WRITE_ROWBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+#define SY_MAX_KEY_BYTES (1u << 20)         /* 1 MiB: larger keys are refused */
+#define SY_MAX_VALUE_BYTES (1000000000u)    /* SQLite's default blob limit is 1e9 bytes */
+
+typedef struct sy_rowent {
+    uint64_t prefix;             /* first 8 key bytes, big-endian, zero padded */
+    const unsigned char *rec;    /* [u32 klen][u32 vlen][key][value] */
+    uint64_t seq;
+} sy_rowent;
+
+typedef struct sy_rowchunk sy_rowchunk;
+
+typedef struct sy_rowbuf {
+    sy_rowchunk *chunks;  /* newest first */
+    sy_rowent *ents;
+    size_t n, cap;
+    uint64_t mem_bytes;   /* arena + index bytes held */
+    char **runs;          /* spill file paths, oldest first */
+    size_t nruns;
+    uint64_t rows_total;  /* rows ever added (duplicates counted) */
+    uint64_t spill_dups;  /* superseded rows dropped while spilling */
+} sy_rowbuf;
+
+void sy_rowbuf_init(sy_rowbuf *b);
+/* Frees memory and deletes run files. */
+void sy_rowbuf_free(sy_rowbuf *b);
+/* Appends one row (copied). klen <= SY_MAX_KEY_BYTES, vlen <= SY_MAX_VALUE_BYTES. */
+shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const void *v, uint32_t vlen,
+                            uint64_t seq) SY_NODISCARD;
+/* Sorts the in-memory rows by (key, seq). */
+void sy_rowbuf_sort(sy_rowbuf *b);
+/* Sorts and writes the in-memory rows to a new run file at path (copied), then frees the memory. */
+shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) SY_NODISCARD;
+
+/* Key-ordered merge over a shard's runs and its (sorted) in-memory rows. */
+typedef struct sy_rowmerge sy_rowmerge;
+/* Sorts the memory part if needed and opens every run. */
+shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) SY_NODISCARD;
+/* Next distinct key: 1 with the row (pointers valid until the next call), 0 at the end, <0 on
+ * error (message set, status in *st). */
+int sy_rowmerge_next(sy_rowmerge *m, const void **k, size_t *klen, const void **v, size_t *vlen,
+                     shardy_status *st);
+/* Superseded rows (same key added again later) dropped so far, spills included. */
+uint64_t sy_rowmerge_duplicates(const sy_rowmerge *m);
+void sy_rowmerge_close(sy_rowmerge **m);
+
+#endif
