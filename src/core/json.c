@@ -8,6 +8,41 @@
 
 #include "core/alloc.h"
 
+/* json-c silently saturates integer literals outside [INT64_MIN, UINT64_MAX]; find the first such
+ * literal in an already well-formed document so callers never see a changed value. Returns its
+ * offset, or len if every integer literal is representable. */
+static size_t find_unrepresentable_int(const char *s, size_t len) {
+    static const char max_neg[] = "9223372036854775808", max_pos[] = "18446744073709551615";
+    size_t i = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c == '"') { /* skip a string literal (escapes included) */
+            for (i++; i < len && s[i] != '"'; i++)
+                if (s[i] == '\\') i++;
+            i++;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i, d0;
+        int neg = c == '-';
+        if (neg) i++;
+        d0 = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+        size_t nd = i - d0;
+        if (i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) { /* a double: skip it */
+            while (i < len && strchr("0123456789.eE+-", s[i])) i++;
+            continue;
+        }
+        const char *lim = neg ? max_neg : max_pos;
+        size_t limn = strlen(lim);
+        if (nd > limn || (nd == limn && memcmp(s + d0, lim, limn) > 0)) return start;
+    }
+    return len;
+}
+
 shardy_status sy_json_parse(const char *text, size_t len, const char *what, json_object **out) {
     *out = NULL;
     if (len == 0) return sy_err(SHARDY_EFORMAT, "%s: empty document, expected JSON", what);
@@ -37,6 +72,12 @@ shardy_status sy_json_parse(const char *text, size_t len, const char *what, json
                 break;
             }
         }
+    }
+    if (!st) {
+        size_t bad = find_unrepresentable_int(copy, len);
+        if (bad < len)
+            st = sy_err(SHARDY_EFORMAT, "%s: integer at byte %zu is outside the 64-bit range [-2^63, 2^64-1]", what,
+                        bad);
     }
     json_tokener_free(tok);
     sy_free(copy);
