@@ -62,7 +62,7 @@ shardy_status sy_json_parse(const char *text, size_t len, const char *what, json
     shardy_status st = SHARDY_OK;
     if (len >= 0x7fffffff) {
         st = sy_err(SHARDY_EFORMAT, "%s: JSON document too large (%zu bytes)", what, len);
-    } else if (e != json_tokener_success || !o) {
+    } else if (e != json_tokener_success) { /* o == NULL with success is the JSON literal null */
         st = sy_err(SHARDY_EFORMAT, "%s: invalid JSON at byte %zu: %s", what, end, json_tokener_error_desc(e));
     } else if (end < len) {
         /* json-c stops at the end of the value; anything but whitespace after it is garbage. */

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -73,16 +74,27 @@ done:
     return st;
 }
 
+static int cmp_shard_ptr(const void *a, const void *b) {
+    int64_t x = (*(const sy_shard *const *)a)->db_id, y = (*(const sy_shard *const *)b)->db_id;
+    return (x > y) - (x < y);
+}
+
+/* Rows go in ascending db_id order whatever the order of m->shards, so the image bytes depend only
+ * on the manifest's values. */
 static shardy_status insert_shards(sqlite3 *db, const sy_manifest *m) {
     static const char sql[] = "INSERT INTO shards (db_id, db_url, attempt, row_count, db_bytes, min_key, max_key, "
                               "checkpoint_id, writer_info) VALUES (?,?,?,?,?,?,?,?,?)";
     sqlite3_stmt *s = NULL;
     sy_buf mk = SY_BUF_INIT, xk = SY_BUF_INIT, wi = SY_BUF_INIT;
+    const sy_shard **order = NULL;
     shardy_status st = SHARDY_OK;
     int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
     if (rc != SQLITE_OK) SY_TRY(build_fail(db, rc, "prepare shards insert"));
+    if (m->n_shards && !(order = sy_malloc(m->n_shards * sizeof *order))) SY_TRY(oom("sorting shard rows"));
+    for (size_t i = 0; i < m->n_shards; i++) order[i] = &m->shards[i];
+    if (m->n_shards) qsort(order, m->n_shards, sizeof *order, cmp_shard_ptr);
     for (size_t i = 0; i < m->n_shards; i++) {
-        const sy_shard *sh = &m->shards[i];
+        const sy_shard *sh = order[i];
         if (!sh->db_url) continue; /* empty shard: no row (spec §3.6, §3.7) */
         sy_buf_reset(&mk);
         sy_buf_reset(&xk);
@@ -106,6 +118,7 @@ static shardy_status insert_shards(sqlite3 *db, const sy_manifest *m) {
     }
 done:
     sqlite3_finalize(s);
+    sy_free(order);
     sy_buf_free(&mk);
     sy_buf_free(&xk);
     sy_buf_free(&wi);
@@ -126,7 +139,7 @@ shardy_status sy_manifest_serialize(const sy_manifest *m, const char *url, sy_bu
         goto done;
     }
     if ((st = sy_json_dump(m->custom, 0, &custom))) {
-        st = sy_err_wrap(SHARDY_EINVAL, "table build_meta column custom");
+        st = sy_err_wrap(st == SHARDY_EFORMAT ? SHARDY_EINVAL : st, "table build_meta column custom");
         goto done;
     }
     int rc = sqlite3_open(":memory:", &db);
@@ -311,6 +324,7 @@ static const char *json_kind(json_object *v) {
 static shardy_status json_to_scalar(const parse_ctx *c, json_object *v, const char *col, const char *what,
                                     sy_scalar *out) {
     memset(out, 0, sizeof *out);
+    if (!v) return SHARDY_OK; /* the text 'null': Python's json.loads gives None, which is accepted */
     if (json_object_is_type(v, json_type_int)) {
         if (sy_json_int_is_u64(v)) {
             out->kind = SY_SCALAR_UINT;
@@ -503,12 +517,13 @@ static shardy_status read_build_meta(parse_ctx *c, sy_manifest *m) {
     rc = sqlite3_step(s);
     if (rc == SQLITE_DONE) SY_TRY(sy_err(SHARDY_EFORMAT, "SQLite manifest has no build_meta row"));
     if (rc != SQLITE_ROW) SY_TRY(sql_fail(c, rc, "SELECT * FROM build_meta"));
-    SY_TRY(map_columns(c, s, bm_cols, idx, BM_N));
     /* Version first: a future format deserves "unsupported version", not a column complaint. */
-    if (sqlite3_column_type(s, idx[BM_FORMAT_VERSION]) == SQLITE_INTEGER &&
+    if (map_columns(c, s, &bm_cols[BM_FORMAT_VERSION], &idx[BM_FORMAT_VERSION], 1) == SHARDY_OK &&
+        sqlite3_column_type(s, idx[BM_FORMAT_VERSION]) == SQLITE_INTEGER &&
         sqlite3_column_int64(s, idx[BM_FORMAT_VERSION]) != SY_MANIFEST_FORMAT_VERSION)
         SY_TRY(sy_err(SHARDY_EVERSION, "Unsupported manifest format_version: %lld. Supported: [%d]",
                       (long long)sqlite3_column_int64(s, idx[BM_FORMAT_VERSION]), SY_MANIFEST_FORMAT_VERSION));
+    SY_TRY(map_columns(c, s, bm_cols, idx, BM_N));
     SY_TRY(get_text(c, s, idx[BM_RUN_ID], "run_id", 0, &m->run_id, NULL));
     SY_TRY(get_text(c, s, idx[BM_CREATED_AT], "created_at", 0, &m->created_at, NULL));
     if (sy_time_parse_iso(m->created_at, &m->created_at_us))
