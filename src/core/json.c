@@ -8,17 +8,46 @@
 
 #include "core/alloc.h"
 
-/* json-c silently saturates integer literals outside [INT64_MIN, UINT64_MAX]; find the first such
- * literal in an already well-formed document so callers never see a changed value. Returns its
- * offset, or len if every integer literal is representable. */
-static size_t find_unrepresentable_int(const char *s, size_t len) {
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* json-c is laxer than RFC 8259 and Python's json module in three ways that matter here: it
+ * silently saturates integer literals outside [INT64_MIN, UINT64_MAX], it accepts raw control
+ * characters inside strings, and its UTF-8 check lets overlong forms, encoded surrogates and code
+ * points above U+10FFFF through. Checks an already well-formed document for all three; returns the
+ * reason (and *at, the byte offset) or NULL. */
+static const char *post_check(const char *s, size_t len, size_t *at) {
     static const char max_neg[] = "9223372036854775808", max_pos[] = "18446744073709551615";
+    const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        uint32_t cp;
+        if (u[i] >= 0x80) {
+            size_t l = utf8_decode(u + i, len - i, &cp);
+            if (!l) {
+                *at = i;
+                return "invalid UTF-8";
+            }
+            i += l;
+            continue;
+        }
         char c = s[i];
-        if (c == '"') { /* skip a string literal (escapes included) */
-            for (i++; i < len && s[i] != '"'; i++)
-                if (s[i] == '\\') i++;
+        if (c == '"') { /* a string literal: escapes are skipped, raw controls refused */
+            for (i++; i < len && s[i] != '"'; i++) {
+                if (u[i] < 0x20) {
+                    *at = i;
+                    return "raw control character inside a string";
+                }
+                if (u[i] >= 0x80) {
+                    size_t l = utf8_decode(u + i, len - i, &cp);
+                    if (!l) {
+                        *at = i;
+                        return "invalid UTF-8";
+                    }
+                    i += l - 1;
+                } else if (s[i] == '\\') {
+                    i++;
+                }
+            }
             i++;
             continue;
         }
@@ -38,9 +67,12 @@ static size_t find_unrepresentable_int(const char *s, size_t len) {
         }
         const char *lim = neg ? max_neg : max_pos;
         size_t limn = strlen(lim);
-        if (nd > limn || (nd == limn && memcmp(s + d0, lim, limn) > 0)) return start;
+        if (nd > limn || (nd == limn && memcmp(s + d0, lim, limn) > 0)) {
+            *at = start;
+            return "integer outside the 64-bit range [-2^63, 2^64-1]";
+        }
     }
-    return len;
+    return NULL;
 }
 
 shardy_status sy_json_parse(const char *text, size_t len, const char *what, json_object **out) {
@@ -74,10 +106,9 @@ shardy_status sy_json_parse(const char *text, size_t len, const char *what, json
         }
     }
     if (!st) {
-        size_t bad = find_unrepresentable_int(copy, len);
-        if (bad < len)
-            st = sy_err(SHARDY_EFORMAT, "%s: integer at byte %zu is outside the 64-bit range [-2^63, 2^64-1]", what,
-                        bad);
+        size_t at = 0;
+        const char *why = post_check(copy, len, &at);
+        if (why) st = sy_err(SHARDY_EFORMAT, "%s: invalid JSON at byte %zu: %s", what, at, why);
     }
     json_tokener_free(tok);
     sy_free(copy);

@@ -160,7 +160,7 @@ static void test_parse_missing_and_types(void) {
     FAIL(t, "format_version");
     snprintf(t, sizeof t, "{%s,\"updated_at\":\"2026-03-14T10:30:01Z\",\"format_version\":100000000000000000000}",
              base);
-    FAIL(t, "outside the 64-bit range");
+    FAIL(t, "integer outside the 64-bit range");
     snprintf(t, sizeof t, "{\"manifest_ref\":\"a\\u0000b\",\"manifest_content_type\":\"x\",\"run_id\":\"r\","
                           "\"updated_at\":\"2026-03-14T10:30:01Z\"}");
     FAIL(t, "manifest_ref");
@@ -183,6 +183,13 @@ static void test_parse_garbage(void) {
     FAIL("\xef\xbb\xbf{}", "invalid JSON");
     FAIL("{\"manifest_ref\":\"\xff\"}", "invalid JSON");
     FAIL("s3://bucket/manifest", "invalid JSON");
+    /* stricter than json-c: raw controls in strings and malformed UTF-8 are refused like Python does */
+    FAIL("{\"manifest_ref\":\"a\x01" "b\"}", "raw control character inside a string");
+    FAIL("{\"manifest_ref\":\"a\tb\"}", "raw control character inside a string");
+    FAIL("{\"manifest_ref\":\"\xc1\x9d\"}", "invalid UTF-8"); /* overlong */
+    FAIL("{\"manifest_ref\":\"\xed\xa0\x80\"}", "invalid UTF-8"); /* encoded surrogate */
+    FAIL("{\"\xf4\x90\x80\x80\":1}", "invalid UTF-8"); /* above U+10FFFF */
+    FAIL("{\"a\":1}\xc3", "invalid");
     /* NUL bytes inside the document */
     static const char with_nul[] = "{\"manifest_ref\":\"m\"}\0{}";
     parse_fail(with_nul, sizeof with_nul - 1, "NUL");
