@@ -8,6 +8,73 @@
 
 #include "core/alloc.h"
 
+static size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* json-c is laxer than RFC 8259 and Python's json module in three ways that matter here: it
+ * silently saturates integer literals outside [INT64_MIN, UINT64_MAX], it accepts raw control
+ * characters inside strings, and its UTF-8 check lets overlong forms, encoded surrogates and code
+ * points above U+10FFFF through. Checks an already well-formed document for all three; returns the
+ * reason (and *at, the byte offset) or NULL. */
+static const char *post_check(const char *s, size_t len, size_t *at) {
+    static const char max_neg[] = "9223372036854775808", max_pos[] = "18446744073709551615";
+    const unsigned char *u = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        uint32_t cp;
+        if (u[i] >= 0x80) {
+            size_t l = utf8_decode(u + i, len - i, &cp);
+            if (!l) {
+                *at = i;
+                return "invalid UTF-8";
+            }
+            i += l;
+            continue;
+        }
+        char c = s[i];
+        if (c == '"') { /* a string literal: escapes are skipped, raw controls refused */
+            for (i++; i < len && s[i] != '"'; i++) {
+                if (u[i] < 0x20) {
+                    *at = i;
+                    return "raw control character inside a string";
+                }
+                if (u[i] >= 0x80) {
+                    size_t l = utf8_decode(u + i, len - i, &cp);
+                    if (!l) {
+                        *at = i;
+                        return "invalid UTF-8";
+                    }
+                    i += l - 1;
+                } else if (s[i] == '\\') {
+                    i++;
+                }
+            }
+            i++;
+            continue;
+        }
+        if (c != '-' && !(c >= '0' && c <= '9')) {
+            i++;
+            continue;
+        }
+        size_t start = i, d0;
+        int neg = c == '-';
+        if (neg) i++;
+        d0 = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9') i++;
+        size_t nd = i - d0;
+        if (i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E')) { /* a double: skip it */
+            while (i < len && strchr("0123456789.eE+-", s[i])) i++;
+            continue;
+        }
+        const char *lim = neg ? max_neg : max_pos;
+        size_t limn = strlen(lim);
+        if (nd > limn || (nd == limn && memcmp(s + d0, lim, limn) > 0)) {
+            *at = start;
+            return "integer outside the 64-bit range [-2^63, 2^64-1]";
+        }
+    }
+    return NULL;
+}
+
 shardy_status sy_json_parse(const char *text, size_t len, const char *what, json_object **out) {
     *out = NULL;
     if (len == 0) return sy_err(SHARDY_EFORMAT, "%s: empty document, expected JSON", what);
@@ -27,7 +94,7 @@ shardy_status sy_json_parse(const char *text, size_t len, const char *what, json
     shardy_status st = SHARDY_OK;
     if (len >= 0x7fffffff) {
         st = sy_err(SHARDY_EFORMAT, "%s: JSON document too large (%zu bytes)", what, len);
-    } else if (e != json_tokener_success || !o) {
+    } else if (e != json_tokener_success) { /* o == NULL with success is the JSON literal null */
         st = sy_err(SHARDY_EFORMAT, "%s: invalid JSON at byte %zu: %s", what, end, json_tokener_error_desc(e));
     } else if (end < len) {
         /* json-c stops at the end of the value; anything but whitespace after it is garbage. */
@@ -37,6 +104,11 @@ shardy_status sy_json_parse(const char *text, size_t len, const char *what, json
                 break;
             }
         }
+    }
+    if (!st) {
+        size_t at = 0;
+        const char *why = post_check(copy, len, &at);
+        if (why) st = sy_err(SHARDY_EFORMAT, "%s: invalid JSON at byte %zu: %s", what, at, why);
     }
     json_tokener_free(tok);
     sy_free(copy);

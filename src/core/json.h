@@ -26,7 +26,11 @@ enum {
 #define SY_JSON_MAX_DEPTH 64
 
 /* Parses exactly one JSON value from text[0..len). `what` names the source for errors, e.g.
- * "_CURRENT file:///x/_CURRENT". On success *out is a new reference (json_object_put it). */
+ * "_CURRENT file:///x/_CURRENT". On success *out is a new reference (json_object_put it), or NULL
+ * for the document `null` (json-c's representation of JSON null). Stricter than json-c alone:
+ * integer literals outside [-2^63, 2^64-1] (json-c would silently saturate them), raw control
+ * characters inside strings and invalid UTF-8 anywhere (overlong, surrogates, > U+10FFFF) are
+ * refused, like Python's json module / pydantic do. */
 shardy_status sy_json_parse(const char *text, size_t len, const char *what, json_object **out) SY_NODISCARD;
 
 /* Appends the Python-compatible serialisation of o (sort_keys=True unless SY_JSON_NO_SORT) to out. Strings must be valid
