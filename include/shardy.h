@@ -141,6 +141,197 @@ SHARDY_API shardy_status shardy_route_hash(const shardy_key *key, uint64_t num_d
 SHARDY_API shardy_status shardy_key_encode(shardy_key_encoding enc, int purpose, const shardy_key *key,
                                            void *out, size_t cap, size_t *out_len);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Memory returned by the library
+ * ------------------------------------------------------------------------------------------- */
+/* Frees memory the library documents as "free with shardy_free". NULL is fine. */
+SHARDY_API void shardy_free(void *p);
+
+/* ---------------------------------------------------------------------------------------------
+ * Building snapshots (spec writer §5; DESIGN §3 "Write pipeline").
+ *
+ *   shardy_build_opts o; shardy_build_opts_init(&o);
+ *   o.prefix = "/data/snap"; o.num_dbs = 16;
+ *   shardy_builder *b; shardy_builder_open(&o, &b);
+ *   for each row: shardy_builder_add(b, &key, value, value_len);
+ *   shardy_build_result *res; shardy_builder_finish(b, &res);   // writes shards, publishes
+ *   shardy_builder_close(&b); shardy_build_result_free(&res);
+ *
+ * Rows are routed (xxh3_64 of the key's canonical bytes mod num_dbs), encoded with key_encoding,
+ * buffered per shard (sorted runs spilled to local_dir beyond memory_limit), and at finish each
+ * shard is merged in key order into its own SQLite file by a pool of writer threads, uploaded to
+ * <prefix>/<shard_prefix>/run_id=<run_id>/<db_path_template>/attempt=NN/shard.db, then the manifest
+ * and finally _CURRENT are published. Duplicate keys: the last added wins. A builder that is closed
+ * without a successful finish publishes nothing and leaves the current snapshot untouched.
+ * A builder handle is used from one thread at a time.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct shardy_builder shardy_builder;
+typedef struct shardy_build_result shardy_build_result;
+
+typedef struct shardy_build_opts {
+    const char *prefix;               /* required: snapshot root (local path, file:// URL) */
+    uint32_t num_dbs;                 /* number of shards, > 0 (see shardy_num_dbs_for_rows) */
+    shardy_key_encoding key_encoding; /* default SHARDY_KEYENC_U64BE */
+    const char *key_col;              /* manifest build_meta.key_col; default "_key" */
+    const char *run_id;               /* NULL → random uuid4 hex; else [A-Za-z0-9._-]{1,128} */
+    const char *shard_prefix;         /* default "shards" */
+    const char *db_path_template;     /* default "db={db_id:05d}" */
+    const char *run_registry_prefix;  /* default "runs" */
+    const char *local_dir;            /* staging root; NULL → $TMPDIR (or /tmp) + "/shardyfusion" */
+    const char *custom_json;          /* extra manifest `custom` fields: JSON object text, or NULL */
+    const char *writer_type;          /* run record writer_type; default "c" */
+    int threads;                      /* shard writer threads; 0 → number of online CPUs */
+    size_t batch_size;                /* rows per insert batch and rate-limit unit; default 50000 */
+    uint64_t memory_limit;            /* bytes of buffered rows before spilling; default 1 GiB */
+    double max_writes_per_second;     /* per shard writer, rows/s; 0 = unlimited */
+    double max_write_bytes_per_second;/* per shard writer, key+value bytes/s; 0 = unlimited */
+    int page_size;                    /* SQLite page size 4096..65536; 0 → 4096; -1 → auto (spec §7.4) */
+    int progress;                     /* 1 → progress lines on stderr while building */
+    int heartbeat_seconds;            /* run-record heartbeat interval; 0 → 60 */
+} shardy_build_opts;
+
+/* Fills o with the defaults above (all pointers NULL). Always call it before setting fields. */
+SHARDY_API void shardy_build_opts_init(shardy_build_opts *o);
+
+/* num_dbs for max_keys_per_shard: max(1, ceil(rows / max_keys_per_shard)); 0 if max_keys is 0. */
+SHARDY_API uint32_t shardy_num_dbs_for_rows(uint64_t rows, uint64_t max_keys_per_shard);
+
+/* Validates options (no I/O beyond creating local_dir), writes the run record (status running). */
+SHARDY_API shardy_status shardy_builder_open(const shardy_build_opts *o, shardy_builder **out);
+
+/* Adds one row. The key and value are copied. SHARDY_EROUTE / SHARDY_ERANGE / SHARDY_ETYPE for a key
+ * that cannot be routed or encoded (the builder stays usable: the row is simply not added). */
+SHARDY_API shardy_status shardy_builder_add(shardy_builder *b, const shardy_key *key, const void *value,
+                                            size_t value_len);
+
+/* Adds one row to an explicit shard (routing done by the caller, e.g. CEL). db_id < num_dbs. */
+SHARDY_API shardy_status shardy_builder_add_routed(shardy_builder *b, uint32_t db_id, const shardy_key *key,
+                                                   const void *value, size_t value_len);
+
+/* Writes every shard, publishes manifest then _CURRENT, sweeps non-winning attempts, marks the run
+ * record succeeded. On failure nothing is published (or, if only _CURRENT failed, the manifest
+ * exists but readers still see the old snapshot) and the run record is marked failed.
+ * *out (free with shardy_build_result_free) is set on success. finish may be called once. */
+SHARDY_API shardy_status shardy_builder_finish(shardy_builder *b, shardy_build_result **out);
+
+/* Rows added so far (duplicates counted). */
+SHARDY_API uint64_t shardy_builder_rows(const shardy_builder *b);
+
+/* Releases the builder; if finish did not succeed, removes staging files and uploaded attempts of
+ * this run and marks the run record failed. Accepts NULL; sets *b to NULL. */
+SHARDY_API void shardy_builder_close(shardy_builder **b);
+
+/* Result accessors; strings valid until shardy_build_result_free. */
+SHARDY_API const char *shardy_build_result_run_id(const shardy_build_result *r);
+SHARDY_API const char *shardy_build_result_manifest_ref(const shardy_build_result *r);
+SHARDY_API uint64_t shardy_build_result_rows(const shardy_build_result *r);
+/* The whole result as one JSON object: run_id, manifest_ref, num_dbs, rows_written, duplicates,
+ * shards [{db_id, row_count, db_bytes, db_url}], durations_ms {...}. */
+SHARDY_API const char *shardy_build_result_json(const shardy_build_result *r);
+SHARDY_API void shardy_build_result_free(shardy_build_result **r);
+
+/* ---------------------------------------------------------------------------------------------
+ * Reading snapshots (spec reader-cli §2).
+ *
+ * A reader loads _CURRENT → manifest → opens one shard handle per non-empty shard. All calls are
+ * thread-safe. refresh() swaps to a newly published snapshot atomically; lookups in flight finish
+ * on the old snapshot, whose shard handles are closed only after the last of them ends. A lookup
+ * never waits for a refresh. Empty shards answer "not found" without I/O.
+ *
+ * Lookup keys: integers for u64be/u32be snapshots (a bytes key of exactly 8/4 bytes is accepted
+ * but is *routed as bytes*, so it generally lands on the wrong shard — use integers); str or bytes
+ * for utf8/raw snapshots.
+ * ------------------------------------------------------------------------------------------- */
+typedef struct shardy_reader shardy_reader;
+typedef struct shardy_cursor shardy_cursor;
+
+typedef struct shardy_reader_opts {
+    const char *current_url;   /* URL or path of the _CURRENT object, or of the snapshot prefix
+                                  (then "<prefix>/_CURRENT" is used) */
+    const char *ref;           /* pin to this manifest URL instead of following _CURRENT */
+    int offset;                /* pin to the N-th newest manifest (0 = newest); -1 = not pinned */
+    const char *local_root;    /* cache dir for shards of remote stores; NULL → $TMPDIR/shardyfusion */
+    int max_fallback_attempts; /* cold-start fallback depth on a corrupt manifest; default 3 */
+} shardy_reader_opts;
+
+SHARDY_API void shardy_reader_opts_init(shardy_reader_opts *o);
+SHARDY_API shardy_status shardy_reader_open(const shardy_reader_opts *o, shardy_reader **out);
+
+/* Copy-out lookup. On a hit *found = 1 and *vlen = value length; the value is copied into buf when
+ * it fits, else SHARDY_ERANGE (nothing copied; *vlen tells the size needed). On a miss *found = 0,
+ * status SHARDY_OK. */
+SHARDY_API shardy_status shardy_reader_get(shardy_reader *r, const shardy_key *key, void *buf, size_t cap,
+                                           size_t *vlen, int *found);
+/* Allocating lookup: *val (free with shardy_free) is NULL on a miss. */
+SHARDY_API shardy_status shardy_reader_get_alloc(shardy_reader *r, const shardy_key *key, void **val, size_t *vlen,
+                                                 int *found);
+
+/* Batch lookup, grouped by shard internally; results in input order (duplicates repeated).
+ * All-or-nothing: any shard failure fails the call. Free with shardy_values_free. */
+typedef struct shardy_values shardy_values;
+SHARDY_API shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, size_t n,
+                                                 shardy_values **out);
+SHARDY_API size_t shardy_values_count(const shardy_values *v);
+/* Value i: returns 1 and sets *p and *len (valid until shardy_values_free) on a hit, 0 on a miss. */
+SHARDY_API int shardy_values_get(const shardy_values *v, size_t i, const void **p, size_t *len);
+SHARDY_API void shardy_values_free(shardy_values **v);
+
+/* Zero-copy lookups: a cursor belongs to one thread at a time. The view returned by
+ * shardy_cursor_get is valid until the next call on that cursor or its close. A cursor follows
+ * refreshes of its reader on its next call. Close cursors before their reader. */
+SHARDY_API shardy_status shardy_cursor_open(shardy_reader *r, shardy_cursor **out);
+SHARDY_API shardy_status shardy_cursor_get(shardy_cursor *c, const shardy_key *key, const void **val, size_t *vlen,
+                                           int *found);
+SHARDY_API void shardy_cursor_close(shardy_cursor **c);
+
+/* Reloads _CURRENT; *changed (may be NULL) = 1 if the reader switched manifests. A pinned reader
+ * never changes. On any failure the reader keeps serving its current snapshot. */
+SHARDY_API shardy_status shardy_reader_refresh(shardy_reader *r, int *changed);
+
+/* Shard a key routes to in the current snapshot (no lookup). */
+SHARDY_API shardy_status shardy_reader_route(shardy_reader *r, const shardy_key *key, uint32_t *db_id);
+
+typedef struct shardy_snapshot_info {
+    char *run_id;
+    char *manifest_ref;
+    char *created_at;      /* as stored in the manifest (ISO-8601) */
+    char *sharding;        /* "hash" or "cel" */
+    char *hash_algorithm;  /* "xxh3_64" */
+    uint32_t num_dbs;
+    uint64_t row_count;    /* sum of shard row counts */
+    shardy_key_encoding key_encoding;
+    uint32_t num_nonempty_shards;
+} shardy_snapshot_info;
+/* Info of the current snapshot; free with shardy_snapshot_info_free. */
+SHARDY_API shardy_status shardy_reader_info(shardy_reader *r, shardy_snapshot_info **out);
+SHARDY_API void shardy_snapshot_info_free(shardy_snapshot_info **info);
+
+typedef struct shardy_shard_info {
+    uint32_t db_id;
+    uint32_t attempt;
+    uint64_t row_count;
+    uint64_t db_bytes;
+    char *db_url;          /* NULL for an empty shard */
+    char *min_key;         /* JSON scalar text (e.g. 42 or "abc"), NULL if unknown */
+    char *max_key;
+    char *checkpoint_id;   /* NULL if absent */
+} shardy_shard_info;
+/* Every db_id 0..num_dbs-1 in order (empty shards included). Free with shardy_shard_infos_free. */
+SHARDY_API shardy_status shardy_reader_shards(shardy_reader *r, shardy_shard_info **out, size_t *n);
+SHARDY_API void shardy_shard_infos_free(shardy_shard_info **infos, size_t n);
+
+SHARDY_API void shardy_reader_close(shardy_reader **r);
+
+/* Published manifests under a snapshot prefix (or _CURRENT URL), newest first (spec reader-cli §4.1). */
+typedef struct shardy_manifest_entry {
+    char *ref;          /* manifest URL */
+    char *run_id;
+    int64_t published_us; /* timestamp of the manifest directory, µs since the epoch (UTC) */
+} shardy_manifest_entry;
+SHARDY_API shardy_status shardy_history(const char *current_url, size_t limit, shardy_manifest_entry **out, size_t *n);
+SHARDY_API void shardy_manifest_entries_free(shardy_manifest_entry **e, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

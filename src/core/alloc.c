@@ -1,6 +1,8 @@
 /* alloc.c — allocation wrapper with a failure-injection hook for tests; see alloc.h. */
 #include "core/alloc.h"
 
+#include "shardy.h"
+
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -65,3 +67,5 @@ char *sy_asprintf(const char *fmt, ...) {
     va_end(ap2);
     return p;
 }
+
+void shardy_free(void *p) { sy_free(p); }
