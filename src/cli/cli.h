@@ -72,5 +72,6 @@ int cli_parse_int_key(const char *text, shardy_key *out);
 int cli_parse_hex(const char *text, unsigned char **out, size_t *len);
 
 extern const cli_cmd cli_cmd_hash;
+extern const cli_cmd cli_cmd_build;
 
 #endif

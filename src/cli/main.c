@@ -5,7 +5,7 @@
 
 #include "cli/cli.h"
 
-static const cli_cmd *const COMMANDS[] = {&cli_cmd_hash};
+static const cli_cmd *const COMMANDS[] = {&cli_cmd_build, &cli_cmd_hash};
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void print_main_help(const cli_ctx *ctx) {

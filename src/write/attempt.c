@@ -10,7 +10,9 @@ void sy_attempt_clear(sy_attempt *a) {
     sy_free(a->db_url);
     sy_free(a->min_key);
     sy_free(a->max_key);
-    a->db_url = a->min_key = a->max_key = NULL;
+    a->db_url = NULL;
+    a->min_key = a->max_key = NULL;
+    a->min_len = a->max_len = 0;
 }
 
 int sy_attempt_cmp(const sy_attempt *a, const sy_attempt *b) {

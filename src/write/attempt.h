@@ -23,8 +23,10 @@ typedef struct sy_attempt {
     uint32_t attempt;
     uint64_t row_count;   /* rows routed to the shard, duplicates counted */
     uint64_t db_bytes;
-    char *min_key;        /* JSON scalar text or NULL */
-    char *max_key;
+    unsigned char *min_key; /* smallest / largest ENCODED key written (owned), NULL if none */
+    size_t min_len;
+    unsigned char *max_key;
+    size_t max_len;
     char checkpoint_id[33]; /* "" = none */
     int64_t duration_ms;
     int64_t stage_id;     /* SY_NO_ID = null */

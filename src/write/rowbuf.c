@@ -8,7 +8,8 @@
 
 #include "core/alloc.h"
 
-#define CHUNK_BYTES (4u << 20)
+#define CHUNK_MIN (64u << 10)
+#define CHUNK_MAX (4u << 20)
 
 struct sy_rowchunk {
     sy_rowchunk *next;
@@ -64,7 +65,10 @@ shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const vo
     size_t need = 8 + (size_t)klen + vlen;
     sy_rowchunk *c = b->chunks;
     if (!c || c->cap - c->used < need) {
-        size_t cap = need > CHUNK_BYTES ? need : CHUNK_BYTES;
+        /* Chunks grow with the shard (64 KiB doubling to 4 MiB) so thousands of small shards do
+         * not each pin a large chunk. */
+        size_t cap = c ? (c->cap >= CHUNK_MAX ? CHUNK_MAX : c->cap * 2) : CHUNK_MIN;
+        if (cap < need) cap = need;
         c = sy_malloc(sizeof *c + cap);
         if (!c) return sy_err(SHARDY_ENOMEM, "out of memory buffering rows (%zu-byte chunk)", cap);
         c->used = 0;
