@@ -254,6 +254,7 @@ shardy_status shardy_builder_open(const shardy_build_opts *opts, shardy_builder 
     b->started_ns = b->last_progress_ns = sy_mono_ns();
 done:
     if (st) {
+        b->state = B_FAILED; /* close must not replace the message */
         shardy_builder_close(&b);
         return st;
     }

@@ -102,7 +102,7 @@ static int make_key(sy_input *in, const char *text, size_t n, json_object *jv, s
             if (errno == ERANGE) return bad(in, st, "key '%s' is out of the 64-bit integer range", text);
             *key = v > (unsigned long long)INT64_MAX ? shardy_key_uint(v) : shardy_key_int((int64_t)v);
         }
-        if (!end || *end || end == text) return bad(in, st, "key '%.100s' in column '%s' is not an integer", text, col);
+        if (!end || *end || end == text) return bad(in, st, "key '%.100s' in column '%s' is not an integer (use --key-type str for text keys)", text, col);
         return 1;
     }
     case SY_KEYTYPE_STR:

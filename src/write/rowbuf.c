@@ -75,13 +75,11 @@ shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const vo
         c->cap = cap;
         c->next = b->chunks;
         b->chunks = c;
-        b->mem_bytes += sizeof *c + cap;
     }
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 1024;
         sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
         if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
-        b->mem_bytes += (cap - b->cap) * sizeof *e;
         b->ents = e;
         b->cap = cap;
     }
@@ -91,6 +89,7 @@ shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const vo
     if (klen) memcpy(rec + 8, k, klen);
     if (vlen) memcpy(rec + 8 + klen, v, vlen);
     c->used += need;
+    b->mem_bytes += need + sizeof *b->ents;
     b->ents[b->n].prefix = key_prefix(rec + 8, klen);
     b->ents[b->n].rec = rec;
     b->ents[b->n].seq = seq;

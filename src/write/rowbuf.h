@@ -47,7 +47,7 @@ typedef struct sy_rowbuf {
     sy_rowchunk *chunks;  /* newest first */
     sy_rowent *ents;
     size_t n, cap;
-    uint64_t mem_bytes;   /* arena + index bytes held */
+    uint64_t mem_bytes;   /* bytes of rows held (records + index entries; chunk slack not counted) */
     char **runs;          /* spill file paths, oldest first */
     size_t nruns;
     uint64_t rows_total;  /* rows ever added (duplicates counted) */
