@@ -850,12 +850,18 @@ static void test_parse_container(void) {
     unsigned char junk[4096];
     memset(junk, 0xA5, sizeof junk);
     memcpy(junk, "SQLite format 3\0", 16);
+    static const char not_db[] = "manifest " URL ": Failed to read SQLite manifest tables: reading the schema: "
+                                 "file is not a database";
     CHECK_ST(sy_manifest_parse(junk, sizeof junk, URL, &m), SHARDY_EFORMAT);
-    CHECK_ERRMSG_HAS("SQLite");
+    CHECK_ERRMSG_HAS(not_db);
     CHECK_ST(sy_manifest_parse(junk, 16, URL, &m), SHARDY_EFORMAT);
+    CHECK_ERRMSG_HAS(not_db);
     CHECK_ST(sy_manifest_parse(junk, 100, URL, &m), SHARDY_EFORMAT);
+    CHECK_ERRMSG_HAS(not_db);
     memset(junk + 16, 0, sizeof junk - 16);
     CHECK_ST(sy_manifest_parse(junk, sizeof junk, URL, &m), SHARDY_EFORMAT);
+    CHECK_ERRMSG_HAS(not_db);
+    CHECK(m == NULL);
 
     /* WAL-format image: refused with a clear message (Python cannot open it either) */
     sy_manifest *ex = example();
