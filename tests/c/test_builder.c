@@ -205,7 +205,7 @@ static void test_spills_and_last_write_wins(void) {
     shardy_builder *b = NULL;
     CHECK_OK(shardy_builder_open(&o, &b));
     REQUIRE(b);
-    char v[64];
+    char v[300];
     for (int round = 0; round < 5; round++) {
         for (int64_t i = 0; i < 5000; i++) {
             shardy_key k = shardy_key_int(i);
