@@ -1,0 +1,347 @@
+/*
+ * lookup.c — point lookups: get / get_alloc (copy out), multi_get (batched) and cursors
+ * (zero-copy), spec reader-cli §2.4–2.5.
+ *
+ * Every lookup pins one state for its whole duration (sy_reader_acquire), so a refresh in the
+ * middle of a multi_get never mixes snapshots, and the state's handles outlive the call.
+ *
+ *   get        acquire state → encode + route → empty shard: miss, no I/O → take a handle from
+ *              the shard's pool → SELECT → copy → give the handle back → release.
+ *   multi_get  one state for the batch; keys are encoded and routed, then sorted by (shard,
+ *              encoded key) so each shard is read with one handle in B-tree order; equal keys are
+ *              looked up once. Values are packed into one buffer; answers are in input order.
+ *              All-or-nothing: a routing/encoding error or a shard error fails the whole call.
+ *   cursor     owns handles taken from its state's pools (one per shard it touched) and keeps
+ *              them between calls, so a lookup costs encode + route + SELECT, with no atomic
+ *              read-modify-write and no allocation. On each call it compares its state with the
+ *              reader's current one (one atomic load) and, if a refresh happened, gives its
+ *              handles back, releases the old state and pins the new one.
+ *
+ * Ownership: values of get_alloc are sy_malloc'd (shardy_free); shardy_values owns its buffer;
+ * a cursor's view belongs to the shard handle and lives until the next call on the cursor.
+ * Thread-safety: get/get_alloc/multi_get on one reader from any number of threads; a cursor is
+ * used by one thread at a time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "read/read.h"
+
+static shardy_status closed_err(void) { return sy_err(SHARDY_ECLOSED, "Reader is closed"); }
+
+/* Looks key up in state s. On a hit calls sink(ctx, value view) while the handle is held. */
+typedef shardy_status (*value_sink)(void *ctx, const void *v, size_t n);
+
+static shardy_status state_get(sy_rstate *s, const shardy_key *key, int *found, value_sink sink, void *ctx) {
+    unsigned char scratch[8];
+    const void *k = NULL, *v = NULL;
+    size_t kn = 0, vn = 0;
+    uint32_t db = 0;
+    sy_shard_reader *h = NULL;
+    *found = 0;
+    shardy_status st = sy_rstate_route(s, key, scratch, &db, &k, &kn);
+    if (st != SHARDY_OK) return st;
+    sy_rshard *sh = s->shards[db];
+    if (!sh) return SHARDY_OK;
+    st = sy_rstate_take(s, sh, &h);
+    if (st != SHARDY_OK) return st;
+    st = sy_shard_reader_get(h, k, kn, &v, &vn);
+    if (st == SHARDY_OK) {
+        *found = 1;
+        st = sink(ctx, v, vn);
+    } else if (st == SHARDY_ENOTFOUND) {
+        st = SHARDY_OK;
+    }
+    sy_rstate_give(sh, h);
+    return st;
+}
+
+typedef struct copy_ctx {
+    void *buf;
+    size_t cap;
+    size_t *vlen;
+} copy_ctx;
+
+static shardy_status copy_sink(void *c, const void *v, size_t n) {
+    copy_ctx *cc = c;
+    *cc->vlen = n;
+    if (n > cc->cap) return sy_err(SHARDY_ERANGE, "value is %zu bytes, the buffer holds %zu", n, cc->cap);
+    if (n) memcpy(cc->buf, v, n);
+    return SHARDY_OK;
+}
+
+typedef struct alloc_ctx {
+    void **val;
+    size_t *vlen;
+} alloc_ctx;
+
+static shardy_status alloc_sink(void *c, const void *v, size_t n) {
+    alloc_ctx *ac = c;
+    void *p = sy_malloc(n ? n : 1);
+    if (!p) return sy_err(SHARDY_ENOMEM, "out of memory for a %zu-byte value", n);
+    if (n) memcpy(p, v, n);
+    *ac->val = p;
+    *ac->vlen = n;
+    return SHARDY_OK;
+}
+
+shardy_status shardy_reader_get(shardy_reader *r, const shardy_key *key, void *buf, size_t cap, size_t *vlen,
+                                 int *found) {
+    if (!key || !vlen || !found || (!buf && cap)) return sy_err(SHARDY_EINVAL, "shardy_reader_get: NULL argument");
+    *vlen = 0;
+    *found = 0;
+    sy_rstate *s = sy_reader_valid(r) ? sy_reader_acquire(r) : NULL;
+    if (!s) return closed_err();
+    copy_ctx cc = {buf, cap, vlen};
+    shardy_status st = state_get(s, key, found, copy_sink, &cc);
+    sy_rstate_release(s);
+    return st;
+}
+
+shardy_status shardy_reader_get_alloc(shardy_reader *r, const shardy_key *key, void **val, size_t *vlen,
+                                      int *found) {
+    if (!key || !val || !vlen || !found) return sy_err(SHARDY_EINVAL, "shardy_reader_get_alloc: NULL argument");
+    *val = NULL;
+    *vlen = 0;
+    *found = 0;
+    sy_rstate *s = sy_reader_valid(r) ? sy_reader_acquire(r) : NULL;
+    if (!s) return closed_err();
+    alloc_ctx ac = {val, vlen};
+    shardy_status st = state_get(s, key, found, alloc_sink, &ac);
+    if (st != SHARDY_OK) *found = 0;
+    sy_rstate_release(s);
+    return st;
+}
+
+/* ---- multi_get -------------------------------------------------------------------------------- */
+
+typedef struct mg_key {
+    uint32_t db;
+    uint32_t inl;     /* 1: the encoded key is in buf (integers), else at p */
+    size_t idx;       /* input position */
+    const void *p;
+    size_t n;
+    unsigned char buf[8];
+} mg_key;
+
+typedef struct mg_item {
+    size_t off;
+    size_t len;
+    int found;
+} mg_item;
+
+struct shardy_values {
+    size_t n;
+    mg_item *items;
+    char *data;
+};
+
+static inline const void *mg_bytes(const mg_key *k) { return k->inl ? (const void *)k->buf : k->p; }
+
+static int mg_cmp(const void *a, const void *b) {
+    const mg_key *x = a, *y = b;
+    if (x->db != y->db) return x->db < y->db ? -1 : 1;
+    size_t n = x->n < y->n ? x->n : y->n;
+    int c = n ? memcmp(mg_bytes(x), mg_bytes(y), n) : 0;
+    if (c) return c;
+    if (x->n != y->n) return x->n < y->n ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+static int mg_same_key(const mg_key *x, const mg_key *y) {
+    return x->db == y->db && x->n == y->n && (!x->n || !memcmp(mg_bytes(x), mg_bytes(y), x->n));
+}
+
+size_t shardy_values_count(const shardy_values *v) { return v ? v->n : 0; }
+
+int shardy_values_get(const shardy_values *v, size_t i, const void **p, size_t *len) {
+    if (!v || i >= v->n || !v->items[i].found) return 0;
+    if (p) *p = v->data ? (const void *)(v->data + v->items[i].off) : (const void *)"";
+    if (len) *len = v->items[i].len;
+    return 1;
+}
+
+void shardy_values_free(shardy_values **v) {
+    if (!v || !*v) return;
+    sy_free((*v)->items);
+    sy_free((*v)->data);
+    sy_free(*v);
+    *v = NULL;
+}
+
+/* Reads every key of keys[0..n) (sorted, all routed to shard sh) with one handle. */
+static shardy_status mg_read_group(sy_rstate *s, sy_rshard *sh, const mg_key *keys, size_t n, mg_item *items,
+                                   sy_buf *data) {
+    sy_shard_reader *h = NULL;
+    shardy_status st = sy_rstate_take(s, sh, &h);
+    if (st != SHARDY_OK) return st;
+    for (size_t i = 0; i < n; i++) {
+        mg_item *it = &items[keys[i].idx];
+        if (i > 0 && mg_same_key(&keys[i], &keys[i - 1])) {
+            *it = items[keys[i - 1].idx];
+            continue;
+        }
+        const void *v = NULL;
+        size_t vn = 0;
+        st = sy_shard_reader_get(h, mg_bytes(&keys[i]), keys[i].n, &v, &vn);
+        if (st == SHARDY_ENOTFOUND) {
+            st = SHARDY_OK;
+            continue;
+        }
+        if (st != SHARDY_OK) break;
+        it->found = 1;
+        it->off = data->len;
+        it->len = vn;
+        st = sy_buf_append(data, v, vn);
+        if (st != SHARDY_OK) {
+            st = sy_err(SHARDY_ENOMEM, "multi_get: out of memory for values");
+            break;
+        }
+    }
+    sy_rstate_give(sh, h);
+    return st;
+}
+
+shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, size_t n, shardy_values **out) {
+    shardy_status st = SHARDY_OK;
+    sy_rstate *s = NULL;
+    mg_key *mk = NULL;
+    shardy_values *res = NULL;
+    sy_buf data = SY_BUF_INIT;
+    if (!out || (!keys && n)) return sy_err(SHARDY_EINVAL, "shardy_reader_multi_get: NULL argument");
+    *out = NULL;
+    if (!sy_reader_valid(r) || !(s = sy_reader_acquire(r))) return closed_err();
+    res = sy_calloc(1, sizeof *res);
+    mk = sy_malloc((n ? n : 1) * sizeof *mk);
+    if (res) res->items = sy_calloc(n ? n : 1, sizeof *res->items);
+    if (!res || !mk || !res->items) SY_TRY(sy_err(SHARDY_ENOMEM, "multi_get: out of memory for %zu keys", n));
+    res->n = n;
+    size_t m = 0; /* keys that route to a non-empty shard */
+    for (size_t i = 0; i < n; i++) {
+        mg_key *k = &mk[m];
+        const void *p = NULL;
+        st = sy_rstate_route(s, &keys[i], k->buf, &k->db, &p, &k->n);
+        if (st != SHARDY_OK) {
+            sy_err_wrap(st, "multi_get key #%zu", i);
+            goto done;
+        }
+        if (!s->shards[k->db]) continue; /* empty shard: a miss without I/O */
+        k->inl = p == (const void *)k->buf;
+        k->p = k->inl ? NULL : p;
+        k->idx = i;
+        m++;
+    }
+    if (m > 1) qsort(mk, m, sizeof *mk, mg_cmp);
+    for (size_t g = 0; g < m;) {
+        size_t e = g + 1;
+        while (e < m && mk[e].db == mk[g].db) e++;
+        SY_TRY(mg_read_group(s, s->shards[mk[g].db], mk + g, e - g, res->items, &data));
+        g = e;
+    }
+    res->data = sy_buf_take(&data);
+    *out = res;
+    res = NULL;
+done:
+    sy_buf_free(&data);
+    shardy_values_free(&res);
+    sy_free(mk);
+    sy_rstate_release(s);
+    return st;
+}
+
+/* ---- cursors ---------------------------------------------------------------------------------- */
+
+static void cursor_unpin(shardy_cursor *c) {
+    if (!c->s) return;
+    for (uint32_t d = 0; d < c->hcap && d < c->s->num_dbs; d++) {
+        if (c->h[d]) sy_rstate_give(c->s->shards[d], c->h[d]);
+        c->h[d] = NULL;
+    }
+    sy_rstate_release(c->s);
+    c->s = NULL;
+}
+
+/* Moves the cursor to the reader's current state. */
+static shardy_status cursor_rebind(shardy_cursor *c) {
+    cursor_unpin(c);
+    sy_rstate *s = sy_reader_acquire(c->r);
+    if (!s) return closed_err();
+    if (s->num_dbs > c->hcap) {
+        sy_shard_reader **h = sy_realloc(c->h, s->num_dbs * sizeof *h);
+        if (!h) {
+            sy_rstate_release(s);
+            return sy_err(SHARDY_ENOMEM, "cursor: out of memory for %u shard handles", (unsigned)s->num_dbs);
+        }
+        memset(h + c->hcap, 0, (s->num_dbs - c->hcap) * sizeof *h);
+        c->h = h;
+        c->hcap = s->num_dbs;
+    }
+    c->s = s;
+    return SHARDY_OK;
+}
+
+shardy_status shardy_cursor_open(shardy_reader *r, shardy_cursor **out) {
+    if (!out) return sy_err(SHARDY_EINVAL, "shardy_cursor_open: out is NULL");
+    *out = NULL;
+    if (!sy_reader_valid(r) || atomic_load(&r->closed)) return closed_err();
+    shardy_cursor *c = sy_calloc(1, sizeof *c);
+    if (!c) return sy_err(SHARDY_ENOMEM, "out of memory for a cursor");
+    c->magic = SY_CURSOR_MAGIC;
+    c->r = r;
+    atomic_fetch_add(&r->users, 1);
+    shardy_status st = cursor_rebind(c);
+    if (st != SHARDY_OK) {
+        shardy_cursor_close(&c);
+        return st;
+    }
+    *out = c;
+    return SHARDY_OK;
+}
+
+shardy_status shardy_cursor_get(shardy_cursor *c, const shardy_key *key, const void **val, size_t *vlen,
+                                int *found) {
+    unsigned char scratch[8];
+    const void *k = NULL;
+    size_t kn = 0;
+    uint32_t db = 0;
+    shardy_status st;
+    if (!c || c->magic != SY_CURSOR_MAGIC) return sy_err(SHARDY_ECLOSED, "cursor is closed");
+    if (!key || !val || !vlen || !found) return sy_err(SHARDY_EINVAL, "shardy_cursor_get: NULL argument");
+    *found = 0;
+    *val = NULL;
+    *vlen = 0;
+    if (atomic_load_explicit(&c->r->cur, memory_order_acquire) != c->s) {
+        st = cursor_rebind(c);
+        if (st != SHARDY_OK) return st;
+    }
+    sy_rstate *s = c->s;
+    st = sy_rstate_route(s, key, scratch, &db, &k, &kn);
+    if (st != SHARDY_OK) return st;
+    sy_rshard *sh = s->shards[db];
+    if (!sh) return SHARDY_OK;
+    if (!c->h[db]) {
+        st = sy_rstate_take(s, sh, &c->h[db]);
+        if (st != SHARDY_OK) return st;
+    }
+    st = sy_shard_reader_get(c->h[db], k, kn, val, vlen);
+    if (st == SHARDY_OK) {
+        *found = 1;
+    } else if (st == SHARDY_ENOTFOUND) {
+        st = SHARDY_OK;
+    }
+    return st;
+}
+
+void shardy_cursor_close(shardy_cursor **cp) {
+    if (!cp || !*cp) return;
+    shardy_cursor *c = *cp;
+    *cp = NULL;
+    if (c->magic != SY_CURSOR_MAGIC) return;
+    cursor_unpin(c);
+    c->magic = 0;
+    sy_free(c->h);
+    shardy_reader *r = c->r;
+    sy_free(c);
+    sy_reader_unref(r);
+}
