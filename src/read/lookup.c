@@ -116,14 +116,20 @@ shardy_status shardy_reader_get_alloc(shardy_reader *r, const shardy_key *key, v
 
 /* ---- multi_get -------------------------------------------------------------------------------- */
 
+/* A key routed to a non-empty shard; stays in input order (p may point into buf). */
 typedef struct mg_key {
-    uint32_t db;
-    uint32_t inl;     /* 1: the encoded key is in buf (integers), else at p */
-    size_t idx;       /* input position */
     const void *p;
     size_t n;
+    size_t idx; /* input position */
     unsigned char buf[8];
 } mg_key;
+
+/* Sort record: shard, then the first 8 key bytes big-endian (zero padded), then input order. */
+typedef struct mg_rec {
+    uint64_t k8;
+    uint32_t db;
+    uint32_t ki; /* index into the mg_key array */
+} mg_rec;
 
 typedef struct mg_item {
     size_t off;
@@ -133,24 +139,84 @@ typedef struct mg_item {
 
 struct shardy_values {
     size_t n;
-    mg_item *items;
-    char *data;
+    mg_item *items; /* points just after the struct (one allocation) */
+    char *data;     /* packed values (sy_buf memory) */
 };
 
-static inline const void *mg_bytes(const mg_key *k) { return k->inl ? (const void *)k->buf : k->p; }
+#define MG_INSERTION_MAX 48 /* below this, insertion sort beats the radix passes */
 
-static int mg_cmp(const void *a, const void *b) {
-    const mg_key *x = a, *y = b;
-    if (x->db != y->db) return x->db < y->db ? -1 : 1;
-    size_t n = x->n < y->n ? x->n : y->n;
-    int c = n ? memcmp(mg_bytes(x), mg_bytes(y), n) : 0;
-    if (c) return c;
-    if (x->n != y->n) return x->n < y->n ? -1 : 1;
-    return x->idx < y->idx ? -1 : x->idx > y->idx;
+static uint64_t mg_k8(const void *p, size_t n) {
+    const unsigned char *b = p;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++) v = v << 8 | (i < n ? b[i] : 0);
+    return v;
 }
 
-static int mg_same_key(const mg_key *x, const mg_key *y) {
-    return x->db == y->db && x->n == y->n && (!x->n || !memcmp(mg_bytes(x), mg_bytes(y), x->n));
+/* Full order of two records: (db, key bytes, key length, input order). */
+static int mg_less(const mg_rec *x, const mg_rec *y, const mg_key *mk) {
+    if (x->db != y->db) return x->db < y->db;
+    if (x->k8 != y->k8) return x->k8 < y->k8;
+    const mg_key *a = &mk[x->ki], *b = &mk[y->ki];
+    size_t n = a->n < b->n ? a->n : b->n;
+    int c = n ? memcmp(a->p, b->p, n) : 0;
+    if (c) return c < 0;
+    if (a->n != b->n) return a->n < b->n;
+    return x->ki < y->ki;
+}
+
+static void mg_insertion(mg_rec *a, size_t n, const mg_key *mk) {
+    for (size_t i = 1; i < n; i++) {
+        mg_rec t = a[i];
+        size_t j = i;
+        for (; j > 0 && mg_less(&t, &a[j - 1], mk); j--) a[j] = a[j - 1];
+        a[j] = t;
+    }
+}
+
+/* Stable LSD radix sort by (db, k8): 8 key-byte passes then the db bytes, skipping passes where
+ * every record has the same byte (e.g. the high bytes of small integers). All histograms come
+ * from one read of the input. Returns the array that holds the result (a or tmp). Then runs of
+ * equal (db, k8) whose keys are longer than 8 bytes or differ in length get a full comparison. */
+static mg_rec *mg_sort(mg_rec *a, mg_rec *tmp, size_t n, uint32_t num_dbs, const mg_key *mk) {
+    if (n < MG_INSERTION_MAX) {
+        mg_insertion(a, n, mk);
+        return a;
+    }
+    enum { PASSES = 12 };
+    size_t (*hist)[256] = sy_calloc(PASSES, sizeof *hist);
+    if (!hist) { /* out of memory: insertion sort is slow but correct */
+        mg_insertion(a, n, mk);
+        return a;
+    }
+    for (size_t i = 0; i < n; i++) {
+        for (int b = 0; b < 8; b++) hist[b][(a[i].k8 >> (8 * b)) & 255]++;
+        for (int b = 0; b < 4; b++) hist[8 + b][(a[i].db >> (8 * b)) & 255]++;
+    }
+    for (int pass = 0; pass < PASSES; pass++) {
+        int shift = pass < 8 ? 8 * pass : 8 * (pass - 8);
+        if (pass >= 8 && ((uint64_t)(num_dbs - 1) >> shift) == 0) break;
+        unsigned first = (unsigned)((pass < 8 ? a[0].k8 : a[0].db) >> shift) & 255;
+        if (hist[pass][first] == n) continue;
+        size_t pos[256], sum = 0;
+        for (int v = 0; v < 256; v++) pos[v] = sum, sum += hist[pass][v];
+        for (size_t i = 0; i < n; i++) {
+            unsigned v = (unsigned)((pass < 8 ? a[i].k8 : a[i].db) >> shift) & 255;
+            tmp[pos[v]++] = a[i];
+        }
+        mg_rec *t = a;
+        a = tmp;
+        tmp = t;
+    }
+    sy_free(hist);
+    for (size_t g = 0; g < n;) {
+        size_t e = g + 1;
+        int mixed = mk[a[g].ki].n > 8;
+        for (; e < n && a[e].db == a[g].db && a[e].k8 == a[g].k8; e++)
+            mixed |= mk[a[e].ki].n != mk[a[g].ki].n || mk[a[e].ki].n > 8;
+        if (mixed && e - g > 1) mg_insertion(a + g, e - g, mk);
+        g = e;
+    }
+    return a;
 }
 
 size_t shardy_values_count(const shardy_values *v) { return v ? v->n : 0; }
@@ -164,27 +230,32 @@ int shardy_values_get(const shardy_values *v, size_t i, const void **p, size_t *
 
 void shardy_values_free(shardy_values **v) {
     if (!v || !*v) return;
-    sy_free((*v)->items);
     sy_free((*v)->data);
     sy_free(*v);
     *v = NULL;
 }
 
-/* Reads every key of keys[0..n) (sorted, all routed to shard sh) with one handle. */
-static shardy_status mg_read_group(sy_rstate *s, sy_rshard *sh, const mg_key *keys, size_t n, mg_item *items,
-                                   sy_buf *data) {
+static int mg_same(const mg_rec *x, const mg_rec *y, const mg_key *mk) {
+    const mg_key *a = &mk[x->ki], *b = &mk[y->ki];
+    return x->db == y->db && x->k8 == y->k8 && a->n == b->n && (a->n <= 8 || !memcmp(a->p, b->p, a->n));
+}
+
+/* Reads the keys of recs[0..n) (sorted, all routed to shard sh) with one handle. */
+static shardy_status mg_read_group(sy_rstate *s, sy_rshard *sh, const mg_rec *recs, size_t n, const mg_key *mk,
+                                   mg_item *items, sy_buf *data) {
     sy_shard_reader *h = NULL;
     shardy_status st = sy_rstate_take(s, sh, &h);
     if (st != SHARDY_OK) return st;
     for (size_t i = 0; i < n; i++) {
-        mg_item *it = &items[keys[i].idx];
-        if (i > 0 && mg_same_key(&keys[i], &keys[i - 1])) {
-            *it = items[keys[i - 1].idx];
+        const mg_key *k = &mk[recs[i].ki];
+        mg_item *it = &items[k->idx];
+        if (i > 0 && mg_same(&recs[i], &recs[i - 1], mk)) { /* duplicate key: same answer */
+            *it = items[mk[recs[i - 1].ki].idx];
             continue;
         }
         const void *v = NULL;
         size_t vn = 0;
-        st = sy_shard_reader_get(h, mg_bytes(&keys[i]), keys[i].n, &v, &vn);
+        st = sy_shard_reader_get(h, k->p, k->n, &v, &vn);
         if (st == SHARDY_ENOTFOUND) {
             st = SHARDY_OK;
             continue;
@@ -206,37 +277,45 @@ static shardy_status mg_read_group(sy_rstate *s, sy_rshard *sh, const mg_key *ke
 shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, size_t n, shardy_values **out) {
     shardy_status st = SHARDY_OK;
     sy_rstate *s = NULL;
-    mg_key *mk = NULL;
+    void *scratch = NULL;
     shardy_values *res = NULL;
     sy_buf data = SY_BUF_INIT;
     if (!out || (!keys && n)) return sy_err(SHARDY_EINVAL, "shardy_reader_multi_get: NULL argument");
     *out = NULL;
+    if (n > UINT32_MAX || n > SIZE_MAX / (sizeof(mg_key) + 2 * sizeof(mg_rec) + sizeof(mg_item)))
+        return sy_err(SHARDY_ERANGE, "multi_get: %zu keys is too many", n);
     if (!sy_reader_valid(r) || !(s = sy_reader_acquire(r))) return closed_err();
-    res = sy_calloc(1, sizeof *res);
-    mk = sy_malloc((n ? n : 1) * sizeof *mk);
-    if (res) res->items = sy_calloc(n ? n : 1, sizeof *res->items);
-    if (!res || !mk || !res->items) SY_TRY(sy_err(SHARDY_ENOMEM, "multi_get: out of memory for %zu keys", n));
+    /* One block for the keys and both sort buffers (records first: they need 8-byte alignment). */
+    res = sy_calloc(1, sizeof *res + n * sizeof(mg_item));
+    scratch = sy_malloc((n ? n : 1) * (2 * sizeof(mg_rec) + sizeof(mg_key)));
+    if (!res || !scratch) SY_TRY(sy_err(SHARDY_ENOMEM, "multi_get: out of memory for %zu keys", n));
+    res->items = (mg_item *)(res + 1);
+    mg_rec *recs = scratch, *tmp = recs + n;
+    mg_key *mk = (mg_key *)(tmp + n);
     res->n = n;
     size_t m = 0; /* keys that route to a non-empty shard */
     for (size_t i = 0; i < n; i++) {
         mg_key *k = &mk[m];
-        const void *p = NULL;
-        st = sy_rstate_route(s, &keys[i], k->buf, &k->db, &p, &k->n);
+        uint32_t db = 0;
+        st = sy_rstate_route(s, &keys[i], k->buf, &db, &k->p, &k->n);
         if (st != SHARDY_OK) {
             sy_err_wrap(st, "multi_get key #%zu", i);
             goto done;
         }
-        if (!s->shards[k->db]) continue; /* empty shard: a miss without I/O */
-        k->inl = p == (const void *)k->buf;
-        k->p = k->inl ? NULL : p;
+        if (!s->shards[db]) continue; /* empty shard: a miss without I/O */
         k->idx = i;
+        recs[m].k8 = mg_k8(k->p, k->n);
+        recs[m].db = db;
+        recs[m].ki = (uint32_t)m;
         m++;
     }
-    if (m > 1) qsort(mk, m, sizeof *mk, mg_cmp);
+    mg_rec *sorted = mg_sort(recs, tmp, m, s->num_dbs, mk);
+    /* A first guess at the values' size saves most regrowths (values are usually small). */
+    if (m && sy_buf_reserve(&data, (m < 4096 ? m : 4096) * 64) != SHARDY_OK) SY_TRY(SHARDY_ENOMEM);
     for (size_t g = 0; g < m;) {
         size_t e = g + 1;
-        while (e < m && mk[e].db == mk[g].db) e++;
-        SY_TRY(mg_read_group(s, s->shards[mk[g].db], mk + g, e - g, res->items, &data));
+        while (e < m && sorted[e].db == sorted[g].db) e++;
+        SY_TRY(mg_read_group(s, s->shards[sorted[g].db], sorted + g, e - g, mk, res->items, &data));
         g = e;
     }
     res->data = sy_buf_take(&data);
@@ -245,7 +324,7 @@ shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, 
 done:
     sy_buf_free(&data);
     shardy_values_free(&res);
-    sy_free(mk);
+    sy_free(scratch);
     sy_rstate_release(s);
     return st;
 }

@@ -235,6 +235,60 @@ static void test_multi_get(void) {
     shardy_values_free(&v);
     shardy_reader_close(&r);
     sy_free(ref);
+
+    /* Long string keys sharing their first 8 bytes (the sort's tie-break path), lengths that
+     * differ only by a trailing NUL, duplicates, more keys than the insertion-sort cutoff. */
+    char prefix_s[4300];
+    snprintf(prefix_s, sizeof prefix_s, "%s-str", f.prefix);
+    static char names[160][24];
+    fx_row rows[160];
+    size_t nrows = 0;
+    for (int i = 0; i < 150; i++) {
+        snprintf(names[i], sizeof names[i], "user:%06d", i * 7);
+        rows[nrows].key = shardy_key_str(names[i], strlen(names[i]));
+        rows[nrows].v = names[i];
+        rows[nrows++].vn = strlen(names[i]);
+    }
+    memcpy(names[150], "ab\0", 3); /* "ab" + NUL: a different key than "ab" */
+    rows[nrows].key = shardy_key_bytes(names[150], 3);
+    rows[nrows].v = "ab0";
+    rows[nrows++].vn = 3;
+    rows[nrows].key = shardy_key_str("ab", 2);
+    rows[nrows].v = "ab";
+    rows[nrows++].vn = 2;
+    fx_snap sn = {prefix_s, f.stage, "s1", fx_ts(T1), 3, SHARDY_KEYENC_UTF8, rows, nrows, 1, 0, NULL};
+    CHECK_OK(fx_publish(f.store, &sn, &ref));
+    r = open_reader(prefix_s);
+    REQUIRE(r != NULL);
+    char qtext[400][24];
+    shardy_key q[400];
+    for (int i = 0; i < 396; i++) {
+        snprintf(qtext[i], sizeof qtext[i], "user:%06d", (i * 13) % 1100); /* hits when divisible by 7 */
+        q[i] = shardy_key_str(qtext[i], strlen(qtext[i]));
+    }
+    q[396] = shardy_key_bytes("ab\0", 3);
+    q[397] = shardy_key_str("ab", 2);
+    q[398] = shardy_key_bytes("ab\0", 3);
+    q[399] = shardy_key_str("ab\0\0", 4);
+    CHECK_OK(shardy_reader_multi_get(r, q, 400, &v));
+    bad = 0;
+    for (int i = 0; i < 396; i++) {
+        const void *p = NULL;
+        size_t n = 0;
+        int num = (i * 13) % 1100;
+        int hit = shardy_values_get(v, (size_t)i, &p, &n);
+        if (num % 7 == 0 && num < 1050 ? !(hit && n == strlen(qtext[i]) && !memcmp(p, qtext[i], n)) : hit) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    const void *p = NULL;
+    size_t pn = 0;
+    CHECK(shardy_values_get(v, 396, &p, &pn) && pn == 3 && !memcmp(p, "ab0", 3));
+    CHECK(shardy_values_get(v, 397, &p, &pn) && pn == 2 && !memcmp(p, "ab", 2));
+    CHECK(shardy_values_get(v, 398, &p, &pn) && pn == 3 && !memcmp(p, "ab0", 3));
+    CHECK_EQ_INT(shardy_values_get(v, 399, &p, &pn), 0);
+    shardy_values_free(&v);
+    shardy_reader_close(&r);
+    sy_free(ref);
     fx_done(&f);
 }
 
