@@ -390,7 +390,7 @@ shardy_status shardy_cursor_get(shardy_cursor *c, const shardy_key *key, const v
     *found = 0;
     *val = NULL;
     *vlen = 0;
-    if (atomic_load_explicit(&c->r->cur, memory_order_acquire) != c->s) {
+    if (!c->s || atomic_load_explicit(&c->r->cur, memory_order_acquire) != c->s) {
         st = cursor_rebind(c);
         if (st != SHARDY_OK) return st;
     }

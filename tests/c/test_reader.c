@@ -777,6 +777,7 @@ static void test_use_after_close(void) {
     int found = 0;
     const void *view = NULL;
     CHECK_ST(shardy_cursor_get(c, &k, &view, &n, &found), SHARDY_ECLOSED);
+    CHECK_ST(shardy_cursor_get(c, &k, &view, &n, &found), SHARDY_ECLOSED); /* and again */
     CHECK_ST(shardy_reader_get(alias, &k, buf, sizeof buf, &n, &found), SHARDY_ECLOSED);
     CHECK_ERRMSG_HAS("Reader is closed");
     shardy_values *v = NULL;
