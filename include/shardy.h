@@ -255,7 +255,21 @@ typedef struct shardy_reader_opts {
     int max_fallback_attempts; /* cold-start fallback depth on a corrupt manifest; default 3 */
 } shardy_reader_opts;
 
+/* Sets the defaults: everything NULL, offset -1, max_fallback_attempts 3. */
 SHARDY_API void shardy_reader_opts_init(shardy_reader_opts *o);
+
+/* Opens a reader; *out (close with shardy_reader_close) is NULL on failure.
+ *   current_url: if an object exists at the URL it is the pointer (any name, e.g. _CURRENT_blue);
+ *     else if <url>/_CURRENT exists, the URL is the snapshot prefix. A bare path means file://.
+ *   Unpinned: reads _CURRENT (missing → SHARDY_ENOTFOUND "CURRENT pointer not found: <url>").
+ *   ref / offset (exclusive, SHARDY_EINVAL): read that manifest; _CURRENT is not read; an offset
+ *     past the history → SHARDY_ERANGE "Offset N out of range (only K manifests available)".
+ *   A manifest that does not parse (SHARDY_EFORMAT / SHARDY_EVERSION) on an unpinned reader makes
+ *     the reader try up to max_fallback_attempts older published manifests, newest first; none
+ *     usable → SHARDY_EFORMAT "No valid manifest found after fallback ...". Pinned readers never
+ *     fall back. CEL-routed snapshots → SHARDY_EUNSUPPORTED. Every non-empty shard is opened here
+ *     (file:// in place; other stores are downloaded to local_root), so a missing or corrupt
+ *     shard fails the open. */
 SHARDY_API shardy_status shardy_reader_open(const shardy_reader_opts *o, shardy_reader **out);
 
 /* Copy-out lookup. On a hit *found = 1 and *vlen = value length; the value is copied into buf when
@@ -278,15 +292,20 @@ SHARDY_API int shardy_values_get(const shardy_values *v, size_t i, const void **
 SHARDY_API void shardy_values_free(shardy_values **v);
 
 /* Zero-copy lookups: a cursor belongs to one thread at a time. The view returned by
- * shardy_cursor_get is valid until the next call on that cursor or its close. A cursor follows
- * refreshes of its reader on its next call. Close cursors before their reader. */
+ * shardy_cursor_get is valid until the next call on that cursor or its close. A cursor keeps its
+ * own shard handles (no locking, no allocation per lookup) and follows refreshes of its reader on
+ * its next call. A cursor may outlive shardy_reader_close: its calls then return SHARDY_ECLOSED,
+ * and the reader's memory is released when the last cursor is closed. */
 SHARDY_API shardy_status shardy_cursor_open(shardy_reader *r, shardy_cursor **out);
 SHARDY_API shardy_status shardy_cursor_get(shardy_cursor *c, const shardy_key *key, const void **val, size_t *vlen,
                                            int *found);
 SHARDY_API void shardy_cursor_close(shardy_cursor **c);
 
-/* Reloads _CURRENT; *changed (may be NULL) = 1 if the reader switched manifests. A pinned reader
- * never changes. On any failure the reader keeps serving its current snapshot. */
+/* Reloads _CURRENT; *changed (may be NULL) = 1 if the reader switched manifests (refs compare as
+ * strings, so a rollback is a change). A pinned reader never changes. Missing _CURRENT →
+ * SHARDY_ENOTFOUND. A new manifest that does not parse is skipped: SHARDY_OK with *changed = 0
+ * (shardy_errmsg() says why) until _CURRENT moves again. On any failure the reader keeps serving
+ * its current snapshot. Lookups never wait for a refresh; concurrent refreshes serialise. */
 SHARDY_API shardy_status shardy_reader_refresh(shardy_reader *r, int *changed);
 
 /* Shard a key routes to in the current snapshot (no lookup). */
@@ -321,9 +340,15 @@ typedef struct shardy_shard_info {
 SHARDY_API shardy_status shardy_reader_shards(shardy_reader *r, shardy_shard_info **out, size_t *n);
 SHARDY_API void shardy_shard_infos_free(shardy_shard_info **infos, size_t n);
 
+/* Closes the reader and sets *r to NULL (accepts NULL). Lookups in flight on other threads finish
+ * on the snapshot they started with; its shard handles close when the last of them ends. Calls
+ * made after close through another copy of the pointer are undefined unless a cursor still holds
+ * the reader (then they return SHARDY_ECLOSED). Waits for a refresh in progress to finish. */
 SHARDY_API void shardy_reader_close(shardy_reader **r);
 
-/* Published manifests under a snapshot prefix (or _CURRENT URL), newest first (spec reader-cli §4.1). */
+/* Published manifests under a snapshot prefix (or _CURRENT URL, resolved as for the reader),
+ * newest first (spec reader-cli §4.1); at most limit entries, 0 = all. *out (free with
+ * shardy_manifest_entries_free) may be NULL when *n is 0. */
 typedef struct shardy_manifest_entry {
     char *ref;          /* manifest URL */
     char *run_id;

@@ -15,9 +15,17 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 
 typedef enum cli_format { CLI_FMT_JSONL = 0, CLI_FMT_JSON, CLI_FMT_TABLE, CLI_FMT_TEXT } cli_format;
 
+/* Value encodings of get/multiget results (§7.6). */
+typedef enum cli_venc { CLI_VENC_BASE64 = 0, CLI_VENC_UTF8, CLI_VENC_HEX } cli_venc;
+
 typedef struct cli_ctx {
     cli_format format;
     const char *prog; /* "shardy" */
+    /* Global reader flags (§7.1); validated lazily by the commands that open a reader. */
+    const char *current_url; /* --current-url (NULL → $SHARDY_CURRENT) */
+    const char *ref;         /* --ref */
+    const char *offset;      /* --offset text */
+    cli_venc value_encoding; /* --value-encoding */
 } cli_ctx;
 
 /* One option of a subcommand. has_arg: 0 flag, 1 takes a value. Repeated values are collected. */
@@ -62,6 +70,8 @@ int cli_fail(const char *fmt, ...)
 
 /* Prints a result object (json-c object with "op" first) on stdout in ctx->format. Takes ownership. */
 int cli_emit(cli_ctx *ctx, json_object *result);
+/* Prints an error result {op, error[, key]} on stderr in ctx->format; returns CLI_FAIL. */
+int cli_emit_error(cli_ctx *ctx, const char *op, const char *message, const char *key);
 
 /* Parses an integer with Python int() syntax (surrounding whitespace, sign, '_' between digits).
  * Returns 0 and sets *out (type SHARDY_KEY_INT, or SHARDY_KEY_UINT above INT64_MAX); -1 if the text
@@ -73,5 +83,12 @@ int cli_parse_hex(const char *text, unsigned char **out, size_t *len);
 
 extern const cli_cmd cli_cmd_hash;
 extern const cli_cmd cli_cmd_build;
+/* Read commands (cmd_read.c). */
+extern const cli_cmd cli_cmd_get;
+extern const cli_cmd cli_cmd_multiget;
+extern const cli_cmd cli_cmd_info;
+extern const cli_cmd cli_cmd_shards;
+extern const cli_cmd cli_cmd_route;
+extern const cli_cmd cli_cmd_history;
 
 #endif

@@ -5,14 +5,19 @@
 
 #include "cli/cli.h"
 
-static const cli_cmd *const COMMANDS[] = {&cli_cmd_build, &cli_cmd_hash};
+static const cli_cmd *const COMMANDS[] = {&cli_cmd_build, &cli_cmd_get,   &cli_cmd_multiget, &cli_cmd_info,
+                                           &cli_cmd_shards, &cli_cmd_route, &cli_cmd_history,  &cli_cmd_hash};
 #define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
 
 static void print_main_help(const cli_ctx *ctx) {
     printf("Usage: %s [OPTIONS] COMMAND [ARGS]...\n\n"
            "  shardy: build and query sharded key-value snapshots on object storage.\n\n"
            "Options:\n"
+           "  --current-url URL                        _CURRENT URL or snapshot prefix (default $SHARDY_CURRENT).\n"
+           "  --ref REF                                Pin reads to this manifest URL.\n"
+           "  --offset N                               Pin reads to the N-th newest manifest (0 = newest).\n"
            "  --output-format [json|jsonl|table|text]  Result format (default jsonl).\n"
+           "  --value-encoding [base64|utf8|hex]       How values are printed (default base64).\n"
            "  --version                                Show the version and exit.\n"
            "  -h, --help                               Show this message and exit.\n\n"
            "Commands:\n",
@@ -31,11 +36,50 @@ static int parse_format(const char *v, cli_format *out) {
     return -1;
 }
 
+static int parse_venc(const char *v, cli_venc *out) {
+    static const struct { const char *name; cli_venc e; } E[] = {
+        {"base64", CLI_VENC_BASE64}, {"utf8", CLI_VENC_UTF8}, {"hex", CLI_VENC_HEX}};
+    for (size_t i = 0; i < sizeof E / sizeof E[0]; i++)
+        if (!strcasecmp(v, E[i].name)) {
+            *out = E[i].e;
+            return 0;
+        }
+    return -1;
+}
+
+/* Matches a global option taking a value ("--name V" or "--name=V"). Returns 1 and sets *v (NULL if
+ * the value is missing), or 0 if argv[*i] is not this option. */
+static int global_value(const char *name, int argc, char **argv, int *i, const char **v) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '=')) return 0;
+    *v = a[n] == '=' ? a + n + 1 : (*i + 1 < argc ? argv[++*i] : NULL);
+    return 1;
+}
+
 int main(int argc, char **argv) {
-    cli_ctx ctx = {CLI_FMT_JSONL, "shardy"};
+    cli_ctx ctx = {CLI_FMT_JSONL, "shardy", NULL, NULL, NULL, CLI_VENC_BASE64};
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v = NULL;
+        const char **slot = NULL;
+        if (global_value("--current-url", argc, argv, &i, &v)) slot = &ctx.current_url;
+        else if (global_value("--ref", argc, argv, &i, &v)) slot = &ctx.ref;
+        else if (global_value("--offset", argc, argv, &i, &v)) slot = &ctx.offset;
+        if (slot) {
+            if (!v) return cli_usage_error(&ctx, NULL, "Option '%s' requires an argument.", a);
+            *slot = v;
+            continue;
+        }
+        if (global_value("--value-encoding", argc, argv, &i, &v)) {
+            if (!v) return cli_usage_error(&ctx, NULL, "Option '--value-encoding' requires an argument.");
+            if (parse_venc(v, &ctx.value_encoding))
+                return cli_usage_error(&ctx, NULL,
+                                       "Invalid value for '--value-encoding': '%s' is not one of 'base64', 'utf8', "
+                                       "'hex'.",
+                                       v);
+            continue;
+        }
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             print_main_help(&ctx);
             return CLI_OK;
@@ -44,8 +88,7 @@ int main(int argc, char **argv) {
             printf("shardy, version %s\n", shardy_version());
             return CLI_OK;
         }
-        if (!strncmp(a, "--output-format", 15) && (a[15] == '\0' || a[15] == '=')) {
-            const char *v = a[15] == '=' ? a + 16 : (i + 1 < argc ? argv[++i] : NULL);
+        if (global_value("--output-format", argc, argv, &i, &v)) {
             if (!v) return cli_usage_error(&ctx, NULL, "Option '--output-format' requires an argument.");
             if (parse_format(v, &ctx.format))
                 return cli_usage_error(&ctx, NULL,
