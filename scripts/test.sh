@@ -3,8 +3,9 @@
 #   1. Debian dependencies (installed if missing)
 #   2. optimised build with -Werror, every ctest (C unit/integration tests and CLI tests)
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
-#   4. the C test binaries under valgrind (memcheck, leaks are errors)
-#   5. short libFuzzer runs of every parser of outside input (SHARDY_FUZZ_SECONDS, default 20)
+#   4. ThreadSanitizer build of the threaded tests (reader stress + refresh, builder, store)
+#   5. the C test binaries under valgrind (memcheck, leaks are errors)
+#   6. short libFuzzer runs of every parser of outside input (SHARDY_FUZZ_SECONDS, default 20)
 # Environment: SHARDY_SKIP_VALGRIND=1 / SHARDY_SKIP_FUZZ=1 skip stages (for quick local runs only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,12 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDY_SANITIZE=ON 
 ninja -C build-asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir build-asan --output-on-failure -j "$JOBS"
+
+step "ThreadSanitizer: concurrent readers, refresh and the threaded builder"
+cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDY_TSAN=ON -DSHARDY_BUILD_BENCH=OFF >/dev/null
+ninja -C build-tsan
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+  ctest --test-dir build-tsan --output-on-failure -j "$JOBS" -R '^(test_reader|test_builder|test_e2e|test_store)$'
 
 if [ "${SHARDY_SKIP_VALGRIND:-0}" != 1 ]; then
   step "valgrind (memcheck) on the C tests"

@@ -78,7 +78,7 @@ struct shardy_builder {
     int64_t last_progress_ns;
     sy_run_lifecycle lc;
     int have_lc;
-    int uploaded_any;
+    atomic_int uploaded_any; /* set by writer threads before their first upload */
     int published_manifest;
 
     /* finish-time shared state */
@@ -434,7 +434,7 @@ static shardy_status write_one_shard(shardy_builder *b, uint32_t db) {
     SY_TRY(sy_shard_writer_seal(w, &a->db_bytes));
     sy_shard_writer_close(&w);
     SY_TRY(sy_uuid4_hex(a->checkpoint_id)); /* stamped after a successful seal (spec §5.12) */
-    b->uploaded_any = 1;
+    atomic_store(&b->uploaded_any, 1);
     SY_TRY(sy_store_put_file(b->store, shard_obj, local, "application/x-sqlite3"));
     unlink(local);
     rmdir(dir);
@@ -623,7 +623,7 @@ static const char *status_type(shardy_status st) {
 
 /* Removes what this run uploaded (nothing references it). */
 static void discard_uploads(shardy_builder *b) {
-    if (!b->uploaded_any || b->published_manifest || !b->store) return;
+    if (!atomic_load(&b->uploaded_any) || b->published_manifest || !b->store) return;
     char *seg = sy_asprintf("run_id=%s", b->run_id);
     const char *parts[] = {b->o.shard_prefix, seg};
     char *dir = seg ? sy_url_join(b->prefix, parts, 2) : NULL;
