@@ -1099,7 +1099,10 @@ static void test_close_races_lookups(void) {
     while (atomic_load(&x.started) < 4) sched_yield();
     usleep(20000);
     shardy_reader_close(&mine);
-    usleep(20000);
+    /* Every thread must see ECLOSED on one of its next lookups; wait for that (bounded, so a
+     * broken close fails the check instead of hanging) rather than for a fixed time, which is
+     * flaky on a loaded machine. */
+    for (int waited = 0; atomic_load(&x.closed_seen) < 4 && waited < 20000; waited++) usleep(1000);
     atomic_store(&x.stop, 1);
     for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
     CHECK_EQ_INT(atomic_load(&x.closed_seen), 4);
