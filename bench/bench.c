@@ -218,9 +218,10 @@ int main(int argc, char **argv) {
     base_reader br;
     memset(&br, 0, sizeof br);
     base_open(&br, r);
-    /* Warm both paths over the same keys once (page cache, statement caches). */
+    /* Every path is measured in steady state: one untimed pass over all the keys first (page
+     * cache, each connection's mmap page tables, statement caches), then the timed pass. */
     size_t sink = 0;
-    for (uint64_t i = 0; i < gets && i < 100000; i++) {
+    for (uint64_t i = 0; i < gets; i++) {
         const void *v;
         size_t vl;
         int found;
@@ -244,6 +245,13 @@ int main(int argc, char **argv) {
     printf("get_vs_sqlite_ratio=%.2f\n", base_get_s / our_get);
 
     /* ---- multi_get ---- */
+    /* multi_get reads through the reader's pooled handles, not the cursor's: warm them too. */
+    for (uint64_t i = 0; i < gets; i += 1000) {
+        size_t n = gets - i < 1000 ? (size_t)(gets - i) : 1000;
+        shardy_values *vals;
+        if (shardy_reader_multi_get(r, &qk[i], n, &vals)) die("multi_get");
+        shardy_values_free(&vals);
+    }
     t0 = now_s();
     for (uint64_t i = 0; i < gets; i += 1000) {
         size_t n = gets - i < 1000 ? (size_t)(gets - i) : 1000;

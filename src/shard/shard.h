@@ -85,6 +85,13 @@ typedef struct sy_shard_ops sy_shard_ops;
 typedef struct sy_shard_writer sy_shard_writer;
 typedef struct sy_shard_reader sy_shard_reader;
 
+/* Process-wide SQLite setup done once before the library's first SQLite call: turns off SQLite's
+ * memory statistics (SQLITE_CONFIG_MEMSTATUS), whose global mutex every SQLite allocation takes and
+ * which serialises the builder's writer threads and concurrent readers. It only takes effect if
+ * SQLite is not initialised yet in the process (then it is a no-op), and it only disables
+ * sqlite3_memory_used()/soft heap limits. Set SHARDY_SQLITE_MEMSTATUS=1 to keep the statistics. */
+void sy_sqlite_global_init(void);
+
 /* The SQLite backend (spec formats §7). */
 extern const sy_shard_ops sy_shard_sqlite_ops;
 

@@ -36,7 +36,9 @@
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -50,6 +52,18 @@
 #define SQ_DEFAULT_WRITE_CACHE_KIB 2000
 #define SQ_DEFAULT_READ_CACHE_KIB 8000
 #define SQ_DEFAULT_MMAP ((int64_t)268435456) /* 256 MiB, spec reader-cli §3.3 */
+
+static void sqlite_global_init_once(void) {
+    const char *keep = getenv("SHARDY_SQLITE_MEMSTATUS");
+    if (keep && *keep && strcmp(keep, "0") != 0) return;
+    /* SQLITE_MISUSE when SQLite is already initialised in this process: nothing to do then. */
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
+void sy_sqlite_global_init(void) {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_global_init_once);
+}
 
 static const char empty_blob[1] = {0};
 static const int page_sizes[] = {4096, 8192, 16384, 32768, 65536};
@@ -184,6 +198,7 @@ static shardy_status open_db(const char *path, const char *query, int flags, con
         st = sy_err(SHARDY_ENOMEM, "shard %s: out of memory building its URI", path);
         goto done;
     }
+    sy_sqlite_global_init();
     int rc = sqlite3_open_v2(uri, db, flags | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         st = sq_fail(*db, rc, path, what);

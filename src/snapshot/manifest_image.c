@@ -10,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/json.h"
 #include "core/timeutil.h"
+#include "shard/shard.h"
 #include "snapshot/manifest.h"
 
 static const char sqlite_magic[16] = "SQLite format 3";
@@ -142,6 +143,7 @@ shardy_status sy_manifest_serialize(const sy_manifest *m, const char *url, sy_bu
         st = sy_err_wrap(st == SHARDY_EFORMAT ? SHARDY_EINVAL : st, "table build_meta column custom");
         goto done;
     }
+    sy_sqlite_global_init();
     int rc = sqlite3_open(":memory:", &db);
     if (rc != SQLITE_OK) SY_TRY(build_fail(db, rc, "open :memory:"));
     SY_TRY(exec_sql(db, "PRAGMA page_size = 4096; PRAGMA encoding = 'UTF-8'", "pragmas"));
@@ -641,6 +643,7 @@ done:
 
 /* Opens a private read-only copy of the image under SQLite's defensive settings. */
 static shardy_status open_image(parse_ctx *c, unsigned char *copy, size_t len) {
+    sy_sqlite_global_init();
     int rc = sqlite3_open_v2(":memory:", &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
     if (rc != SQLITE_OK) {
         if (rc == SQLITE_NOMEM || !c->db) return oom("opening an in-memory SQLite database");
