@@ -132,7 +132,9 @@ static int cmp_i_u(int64_t i, uint64_t u) {
     return (uint64_t)i < u ? -1 : (uint64_t)i > u;
 }
 
-static int cmp_i_d(int64_t i, double d) {
+/* Exact comparisons of an integer with a double (map keys: 1 and 1.0 are the same key, 2^63-1 and
+ * 2^63 are not). */
+static int exact_i_d(int64_t i, double d) {
     if (isnan(d)) return UNORDERED;
     if (d >= TWO63) return -1;
     if (d < -TWO63) return 1;
@@ -142,20 +144,42 @@ static int cmp_i_d(int64_t i, double d) {
     return frac > 0 ? -1 : frac < 0 ? 1 : 0;
 }
 
-static int cmp_u_d(uint64_t u, double d) {
+static int exact_u_d(uint64_t u, double d) {
     if (isnan(d)) return UNORDERED;
     if (d < 0) return 1;
     if (d >= TWO64) return -1;
     uint64_t t = (uint64_t)d;
     if (u != t) return u < t ? -1 : 1;
-    double frac = d - (double)t;
-    return frac > 0 ? -1 : 0;
+    return d - (double)t > 0 ? -1 : 0;
 }
+
+/* cel-cpp's ordering of a double against an integer (also used for ==): beyond the integer type's
+ * range the double is simply larger or smaller; inside it the integer is converted to double, so
+ * 9223372036854775807 and 9223372036854775808.0 compare equal (the cel-spec conformance tests
+ * *_lossy_double depend on this). */
+static int lossy_d_i(double d, int64_t i) {
+    if (isnan(d)) return UNORDERED;
+    if (d > (double)INT64_MAX) return 1;
+    if (d < (double)INT64_MIN) return -1;
+    double x = (double)i;
+    return d < x ? -1 : d > x;
+}
+
+static int lossy_d_u(double d, uint64_t u) {
+    if (isnan(d)) return UNORDERED;
+    if (d > (double)UINT64_MAX) return 1;
+    if (d < 0) return -1;
+    double x = (double)u;
+    return d < x ? -1 : d > x;
+}
+
+static int neg_cmp(int r) { return r == UNORDERED ? r : -r; }
 
 static int is_num(sy_cel_kind k) { return k == SY_CEL_INT || k == SY_CEL_UINT || k == SY_CEL_DOUBLE; }
 
-/* -1, 0, 1 or UNORDERED for two numbers of any numeric kinds. */
-static int num_cmp(const sy_cel_value *a, const sy_cel_value *b) {
+/* -1, 0, 1 or UNORDERED for two numbers of any numeric kinds; exact selects lossless
+ * int/double comparison (map keys) instead of cel-cpp's ordering (operators). */
+static int num_cmp_mode(const sy_cel_value *a, const sy_cel_value *b, int exact) {
     switch (a->kind * 16 + b->kind) {
     case SY_CEL_INT * 16 + SY_CEL_INT: return a->v.i < b->v.i ? -1 : a->v.i > b->v.i;
     case SY_CEL_UINT * 16 + SY_CEL_UINT: return a->v.u < b->v.u ? -1 : a->v.u > b->v.u;
@@ -164,19 +188,19 @@ static int num_cmp(const sy_cel_value *a, const sy_cel_value *b) {
         return a->v.d < b->v.d ? -1 : a->v.d > b->v.d;
     case SY_CEL_INT * 16 + SY_CEL_UINT: return cmp_i_u(a->v.i, b->v.u);
     case SY_CEL_UINT * 16 + SY_CEL_INT: return -cmp_i_u(b->v.i, a->v.u);
-    case SY_CEL_INT * 16 + SY_CEL_DOUBLE: return cmp_i_d(a->v.i, b->v.d);
-    case SY_CEL_DOUBLE * 16 + SY_CEL_INT: {
-        int r = cmp_i_d(b->v.i, a->v.d);
-        return r == UNORDERED ? r : -r;
-    }
-    case SY_CEL_UINT * 16 + SY_CEL_DOUBLE: return cmp_u_d(a->v.u, b->v.d);
-    case SY_CEL_DOUBLE * 16 + SY_CEL_UINT: {
-        int r = cmp_u_d(b->v.u, a->v.d);
-        return r == UNORDERED ? r : -r;
-    }
+    case SY_CEL_INT * 16 + SY_CEL_DOUBLE:
+        return exact ? exact_i_d(a->v.i, b->v.d) : neg_cmp(lossy_d_i(b->v.d, a->v.i));
+    case SY_CEL_DOUBLE * 16 + SY_CEL_INT:
+        return exact ? neg_cmp(exact_i_d(b->v.i, a->v.d)) : lossy_d_i(a->v.d, b->v.i);
+    case SY_CEL_UINT * 16 + SY_CEL_DOUBLE:
+        return exact ? exact_u_d(a->v.u, b->v.d) : neg_cmp(lossy_d_u(b->v.d, a->v.u));
+    case SY_CEL_DOUBLE * 16 + SY_CEL_UINT:
+        return exact ? neg_cmp(exact_u_d(b->v.u, a->v.d)) : lossy_d_u(a->v.d, b->v.u);
     }
     return UNORDERED;
 }
+
+static int num_cmp(const sy_cel_value *a, const sy_cel_value *b) { return num_cmp_mode(a, b, 0); }
 
 static int bytes_cmp(const sy_cel_value *a, const sy_cel_value *b) {
     size_t n = a->v.s.len < b->v.s.len ? a->v.s.len : b->v.s.len;
@@ -187,7 +211,7 @@ static int bytes_cmp(const sy_cel_value *a, const sy_cel_value *b) {
 
 /* Map key equality (numbers across kinds, otherwise same kind and value). */
 static int key_eq(const sy_cel_value *a, const sy_cel_value *b) {
-    if (is_num(a->kind) && is_num(b->kind)) return num_cmp(a, b) == 0;
+    if (is_num(a->kind) && is_num(b->kind)) return num_cmp_mode(a, b, 1) == 0;
     if (a->kind != b->kind) return 0;
     switch (a->kind) {
     case SY_CEL_BOOL: return a->v.b == b->v.b;
@@ -692,7 +716,7 @@ static void index_value(const sy_cel_value *x, const sy_cel_value *k, sy_cel_val
             break;
         case SY_CEL_UINT: i = k->v.u; break;
         case SY_CEL_DOUBLE:
-            if (!(k->v.d >= 0 && k->v.d < TWO63) || k->v.d != floor(k->v.d)) {
+            if (!(k->v.d >= 0 && k->v.d < TWO63) || (double)(int64_t)k->v.d != k->v.d) {
                 sy_cel_set_error(out, SY_CEL_E_BAD_INDEX, "a double index must be a whole number", 0);
                 return;
             }
