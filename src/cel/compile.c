@@ -462,6 +462,25 @@ static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index
             }
         }
     }
+    /* A constant pattern is compiled now, so that an invalid one is a compile error. */
+    sy_cel_regex *re = NULL;
+    if (nd->op == OP_MATCHES && is_const(p, ops[1]) && p->code[ops[1]].k.kind == SY_CEL_STRING) {
+        const sy_cel_value *pat = &p->code[ops[1]].k;
+        int oom = 0;
+        const char *err =
+            sy_cel_regex_compile(pat->v.s.ptr, pat->v.s.len, arena_allocfn, &p->arena, &re, &oom);
+        if (oom) return gen_oom();
+        if (err) {
+            const sy_cel_node *pn = &g->A->nodes[g->A->kids[nd->args + 1]];
+            return sy_cel_errf(g->A->src, g->A->len, pn->pos, "invalid regular expression for matches(): %s", err);
+        }
+        const sy_cel_regex **rs = sy_realloc(p->regexes, (p->nregexes + 1) * sizeof *rs);
+        if (!rs) return gen_oom();
+        p->regexes = rs;
+        rs[p->nregexes] = re;
+        in.kind = 1;
+        in.c = (uint32_t)p->nregexes++;
+    }
     int all_const = 1;
     for (uint32_t i = 0; i < nd->nargs; i++) all_const &= is_const(p, ops[i]);
     shardy_status st = emit(g, &in, &g->map[node_index]);
@@ -484,24 +503,6 @@ static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index
         me->op = OP_HASH_VAR;
         me->kind = p->code[ops[0]].kind;
         me->a = p->code[ops[0]].a;
-    }
-    if (nd->op == OP_MATCHES && is_const(p, ops[1]) && p->code[ops[1]].k.kind == SY_CEL_STRING) {
-        const sy_cel_value *pat = &p->code[ops[1]].k;
-        sy_cel_regex *re = NULL;
-        int oom = 0;
-        const char *err = sy_cel_regex_compile(pat->v.s.ptr, pat->v.s.len, arena_allocfn, &p->arena, &re,
-                                               &oom);
-        if (oom) return gen_oom();
-        if (err) {
-            const sy_cel_node *pn = &g->A->nodes[g->A->kids[nd->args + 1]];
-            return sy_cel_errf(g->A->src, g->A->len, pn->pos, "invalid regular expression for matches(): %s", err);
-        }
-        const sy_cel_regex **rs = sy_realloc(p->regexes, (p->nregexes + 1) * sizeof *rs);
-        if (!rs) return gen_oom();
-        p->regexes = rs;
-        rs[p->nregexes] = re;
-        p->code[idx].kind = 1;
-        p->code[idx].c = (uint32_t)p->nregexes++;
     }
     return SHARDY_OK;
 }

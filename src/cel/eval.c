@@ -417,7 +417,7 @@ static void shortest_digits(double d, char *dig, int *exp10) {
 }
 
 size_t sy_cel_format_double(double d, char *buf, size_t cap) {
-    if (isnan(d)) return (size_t)snprintf(buf, cap, "nan");
+    if (isnan(d)) return (size_t)snprintf(buf, cap, signbit(d) ? "-nan" : "nan");
     if (isinf(d)) return (size_t)snprintf(buf, cap, d > 0 ? "inf" : "-inf");
     if (d == 0) return (size_t)snprintf(buf, cap, signbit(d) ? "-0" : "0");
     char dig[24];
