@@ -223,6 +223,7 @@ static size_t utf8_check(const char *s, size_t n) {
 }
 
 int sy_cel_utf8_valid(const char *s, size_t n) {
+    if (n == 0) return 1;
     /* fast path for ASCII, 8 bytes at a time */
     size_t i = 0;
     while (i + 8 <= n) {

@@ -216,7 +216,8 @@ static int key_eq(const sy_cel_value *a, const sy_cel_value *b) {
     switch (a->kind) {
     case SY_CEL_BOOL: return a->v.b == b->v.b;
     case SY_CEL_STRING:
-    case SY_CEL_BYTES: return a->v.s.len == b->v.s.len && !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len);
+    case SY_CEL_BYTES:
+        return a->v.s.len == b->v.s.len && (a->v.s.len == 0 || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
     case SY_CEL_NULL: return 1;
     default: return 0;
     }
@@ -236,7 +237,8 @@ static int eq_depth(const sy_cel_value *a, const sy_cel_value *b, int depth) {
     case SY_CEL_NULL: return 1;
     case SY_CEL_BOOL: return a->v.b == b->v.b;
     case SY_CEL_STRING:
-    case SY_CEL_BYTES: return a->v.s.len == b->v.s.len && !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len);
+    case SY_CEL_BYTES:
+        return a->v.s.len == b->v.s.len && (a->v.s.len == 0 || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
     case SY_CEL_LIST:
         if (a->v.list->n != b->v.list->n) return 0;
         for (size_t i = 0; i < a->v.list->n; i++)

@@ -544,7 +544,7 @@ static uint32_t adopt(parser *P, uint32_t id, uint32_t nargs) {
         A->capkids = cap;
     }
     unsigned depth = 0;
-    uint32_t *src = P->stk + P->nstk - nargs;
+    const uint32_t *src = nargs ? P->stk + P->nstk - nargs : NULL;
     for (uint32_t i = 0; i < nargs; i++) {
         A->kids[A->nkids + i] = src[i];
         if (A->nodes[src[i]].depth > depth) depth = A->nodes[src[i]].depth;
