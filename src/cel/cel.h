@@ -148,53 +148,51 @@ typedef struct sy_cel_map {
     size_t n;
 } sy_cel_map;
 
+/* Every union member is 8 bytes and the length lives outside the union, so that building a value
+ * (sy_cel_int(...) and friends) initialises every byte with plain stores; a partially initialised
+ * 16-byte union made compilers emit overlapping copies that stalled store forwarding. */
 struct sy_cel_value {
     sy_cel_kind kind;
     uint32_t code; /* SY_CEL_ERROR: an internal error code (see sy_cel_error_text) */
     union {
-        int b;
+        int64_t b; /* BOOL: 0 or 1 */
         int64_t i;
         uint64_t u;
         double d;
-        struct {
-            const char *ptr; /* borrowed */
-            size_t len;
-        } s;
+        const char *s; /* STRING/BYTES: borrowed data (len bytes) */
         const sy_cel_list *list;
         const sy_cel_map *map;
-        struct {
-            const char *arg; /* static text or a name owned by the program */
-            uint32_t aux;
-        } err;
+        const char *arg; /* ERROR: static text or a name owned by the program */
     } v;
+    size_t len; /* STRING/BYTES: length; ERROR: extra data; 0 otherwise */
 };
 
 static inline sy_cel_value sy_cel_int(int64_t i) {
-    sy_cel_value v = {SY_CEL_INT, 0, {.i = i}};
+    sy_cel_value v = {SY_CEL_INT, 0, {.i = i}, 0};
     return v;
 }
 static inline sy_cel_value sy_cel_uint(uint64_t u) {
-    sy_cel_value v = {SY_CEL_UINT, 0, {.u = u}};
+    sy_cel_value v = {SY_CEL_UINT, 0, {.u = u}, 0};
     return v;
 }
 static inline sy_cel_value sy_cel_double(double d) {
-    sy_cel_value v = {SY_CEL_DOUBLE, 0, {.d = d}};
+    sy_cel_value v = {SY_CEL_DOUBLE, 0, {.d = d}, 0};
     return v;
 }
 static inline sy_cel_value sy_cel_bool(int b) {
-    sy_cel_value v = {SY_CEL_BOOL, 0, {.b = b ? 1 : 0}};
+    sy_cel_value v = {SY_CEL_BOOL, 0, {.b = b ? 1 : 0}, 0};
     return v;
 }
 static inline sy_cel_value sy_cel_str(const char *p, size_t n) {
-    sy_cel_value v = {SY_CEL_STRING, 0, {.s = {p, n}}};
+    sy_cel_value v = {SY_CEL_STRING, 0, {.s = p}, n};
     return v;
 }
 static inline sy_cel_value sy_cel_bytes(const void *p, size_t n) {
-    sy_cel_value v = {SY_CEL_BYTES, 0, {.s = {(const char *)p, n}}};
+    sy_cel_value v = {SY_CEL_BYTES, 0, {.s = (const char *)p}, n};
     return v;
 }
 static inline sy_cel_value sy_cel_null(void) {
-    sy_cel_value v = {SY_CEL_NULL, 0, {.i = 0}};
+    sy_cel_value v = {SY_CEL_NULL, 0, {.u = 0}, 0};
     return v;
 }
 
@@ -217,6 +215,7 @@ typedef struct sy_cel_scratch {
     unsigned char *cur;  /* bump pointer in the current block */
     size_t left;         /* bytes left in it */
     size_t used;         /* bytes handed out since the last reset */
+    int over_limit;      /* the last failed allocation hit SY_CEL_SCRATCH_MAX (not out of memory) */
     sy_cel_block *heap;  /* heap blocks, kept for reuse until release */
     sy_cel_block *next;  /* next heap block to reuse after a reset */
     sy_cel_block *last;  /* heap block in use now (NULL: the local one) */

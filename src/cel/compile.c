@@ -89,13 +89,17 @@ void sy_cel_scratch_reset(sy_cel_scratch *s) {
     s->cur = s->local.bytes;
     s->left = sizeof s->local.bytes;
     s->used = 0;
+    s->over_limit = 0;
     s->next = s->heap;
     s->last = NULL;
 }
 
 void *sy_cel_scratch_alloc(sy_cel_scratch *s, size_t n) {
+    if (n > SY_CEL_SCRATCH_MAX || s->used + round16(n ? n : 1) > SY_CEL_SCRATCH_MAX) {
+        s->over_limit = 1;
+        return NULL;
+    }
     n = round16(n ? n : 1);
-    if (n > SY_CEL_SCRATCH_MAX || s->used + n > SY_CEL_SCRATCH_MAX) return NULL;
     if (n > s->left) {
         sy_cel_block *b = s->next;
         if (b && b->size >= n) {
@@ -331,7 +335,9 @@ const char *sy_cel_op_name(int op) {
     case OP_ENDS: return "endsWith";
     case OP_MATCHES: return "matches";
     case OP_SHARD_HASH:
-    case OP_HASH_VAR: return "shard_hash";
+    case OP_HASH_VAR:
+    case OP_HASH_VAR_MOD_UK: return "shard_hash";
+    case OP_CONCAT: return "+";
     case OP_SELECT: return ".";
     case OP_HAS: return "has";
     case OP_LIST: return "[...]";
@@ -426,6 +432,45 @@ static shardy_status try_fold(gen *g, uint32_t idx) {
     return SHARDY_OK;
 }
 
+static const sy_cel_node *arg_node(const gen *g, const sy_cel_node *nd, uint32_t i) {
+    return &g->A->nodes[g->A->kids[nd->args + i]];
+}
+
+/* 1 when the checker proved the node is a string (never in unchecked programs). */
+static int is_string_node(const gen *g, const sy_cel_node *nd) {
+    return !(g->flags & SY_CEL_NO_CHECK) && g->chk->types.t[nd->type].kind == SY_CEL_STRING;
+}
+
+/* x + y of two strings: one OP_CONCAT over all the operands of a left-deep chain, so that
+ * `a + ":" + b` makes one allocation and one copy per operand. */
+static shardy_status gen_concat(gen *g, const uint32_t *ops, uint32_t node_index) {
+    sy_cel_program *p = g->p;
+    const sy_cel_insn *l = &p->code[ops[0]];
+    uint32_t nl = l->op == OP_CONCAT ? l->b : 1;
+    uint32_t need = p->nkids + nl + 1;
+    if (need > p->capkids) {
+        uint32_t cap = p->capkids ? p->capkids : 32;
+        while (cap < need) cap *= 2;
+        uint32_t *k = sy_realloc(p->kids, (size_t)cap * sizeof *k);
+        if (!k) return gen_oom();
+        p->kids = k;
+        p->capkids = cap;
+    }
+    sy_cel_insn in;
+    memset(&in, 0, sizeof in);
+    in.op = OP_CONCAT;
+    in.a = p->nkids;
+    in.b = nl + 1;
+    if (l->op == OP_CONCAT) {
+        memmove(p->kids + p->nkids, p->kids + l->a, nl * sizeof *p->kids);
+    } else {
+        p->kids[p->nkids] = ops[0];
+    }
+    p->kids[p->nkids + nl] = ops[1];
+    p->nkids += nl + 1;
+    return emit(g, &in, &g->map[node_index]);
+}
+
 static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index) {
     sy_cel_program *p = g->p;
     sy_cel_insn in;
@@ -469,7 +514,7 @@ static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index
         const sy_cel_value *pat = &p->code[ops[1]].k;
         int oom = 0;
         const char *err =
-            sy_cel_regex_compile(pat->v.s.ptr, pat->v.s.len, arena_allocfn, &p->arena, &re, &oom);
+            sy_cel_regex_compile(pat->v.s, pat->len, arena_allocfn, &p->arena, &re, &oom);
         if (oom) return gen_oom();
         if (err) {
             const sy_cel_node *pn = &g->A->nodes[g->A->kids[nd->args + 1]];
@@ -484,6 +529,9 @@ static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index
     }
     int all_const = 1;
     for (uint32_t i = 0; i < nd->nargs; i++) all_const &= is_const(p, ops[i]);
+    if (!all_const && nd->op == OP_ADD && is_string_node(g, nd) && is_string_node(g, arg_node(g, nd, 0)) &&
+        is_string_node(g, arg_node(g, nd, 1)))
+        return gen_concat(g, ops, node_index);
     shardy_status st = emit(g, &in, &g->map[node_index]);
     if (st) return st;
     uint32_t idx = g->map[node_index];
@@ -502,6 +550,11 @@ static shardy_status gen_call(gen *g, const sy_cel_node *nd, uint32_t node_index
     }
     if (nd->op == OP_SHARD_HASH && p->code[ops[0]].op == OP_VAR) {
         me->op = OP_HASH_VAR;
+        me->kind = p->code[ops[0]].kind;
+        me->a = p->code[ops[0]].a;
+    }
+    if (me->op == OP_MOD_UK && p->code[ops[0]].op == OP_HASH_VAR) {
+        me->op = OP_HASH_VAR_MOD_UK;
         me->kind = p->code[ops[0]].kind;
         me->a = p->code[ops[0]].a;
     }

@@ -21,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* xxhash's header-only mode: the same XXH3 code as libxxhash, but the compiler can specialise it
+ * for the 8-byte integer keys of shard_hash (the parity tests compare with shardy_key_digest). */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "cel/internal.h"
@@ -45,6 +49,21 @@ const char *sy_cel_kind_name(sy_cel_kind k) {
     return "unknown";
 }
 
+/* Result writers that store the fields one by one: building a value in a temporary and copying the
+ * struct makes the compiler emit overlapping partial copies that stall store forwarding. */
+static inline void put_uint(sy_cel_value *out, uint64_t u) {
+    out->kind = SY_CEL_UINT;
+    out->code = 0;
+    out->v.u = u;
+    out->len = 0;
+}
+static inline void put_int(sy_cel_value *out, int64_t i) {
+    out->kind = SY_CEL_INT;
+    out->code = 0;
+    out->v.i = i;
+    out->len = 0;
+}
+
 /* ---- errors ---------------------------------------------------------------------------------------- */
 
 static void no_overload(sy_cel_value *out, int op, int n, const sy_cel_value *a, const sy_cel_value *b) {
@@ -55,7 +74,7 @@ static void no_overload(sy_cel_value *out, int op, int n, const sy_cel_value *a,
 }
 
 static void oom(sy_cel_value *out, const sy_cel_scratch *s) {
-    if (s->used >= SY_CEL_SCRATCH_MAX / 2)
+    if (s->over_limit)
         sy_cel_set_error(out, SY_CEL_E_LIMIT, NULL, 0);
     else
         sy_cel_set_error(out, SY_CEL_E_NOMEM, NULL, 0);
@@ -67,8 +86,8 @@ void sy_cel_error_text(const sy_cel_value *e, char *buf, size_t cap) {
         snprintf(buf, cap, "not an error");
         return;
     }
-    const char *arg = e->v.err.arg ? e->v.err.arg : "";
-    uint32_t aux = e->v.err.aux;
+    const char *arg = e->v.arg ? e->v.arg : "";
+    uint32_t aux = e->len;
     switch (e->code) {
     case SY_CEL_E_NOMEM: snprintf(buf, cap, "out of memory"); break;
     case SY_CEL_E_DIV_ZERO: snprintf(buf, cap, "divide by zero"); break;
@@ -203,10 +222,10 @@ static int num_cmp_mode(const sy_cel_value *a, const sy_cel_value *b, int exact)
 static int num_cmp(const sy_cel_value *a, const sy_cel_value *b) { return num_cmp_mode(a, b, 0); }
 
 static int bytes_cmp(const sy_cel_value *a, const sy_cel_value *b) {
-    size_t n = a->v.s.len < b->v.s.len ? a->v.s.len : b->v.s.len;
-    int r = n ? memcmp(a->v.s.ptr, b->v.s.ptr, n) : 0;
+    size_t n = a->len < b->len ? a->len : b->len;
+    int r = n ? memcmp(a->v.s, b->v.s, n) : 0;
     if (r) return r < 0 ? -1 : 1;
-    return a->v.s.len < b->v.s.len ? -1 : a->v.s.len > b->v.s.len;
+    return a->len < b->len ? -1 : a->len > b->len;
 }
 
 /* Map key equality (numbers across kinds, otherwise same kind and value). */
@@ -217,7 +236,7 @@ static int key_eq(const sy_cel_value *a, const sy_cel_value *b) {
     case SY_CEL_BOOL: return a->v.b == b->v.b;
     case SY_CEL_STRING:
     case SY_CEL_BYTES:
-        return a->v.s.len == b->v.s.len && (a->v.s.len == 0 || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
+        return a->len == b->len && (a->len == 0 || !memcmp(a->v.s, b->v.s, a->len));
     case SY_CEL_NULL: return 1;
     default: return 0;
     }
@@ -238,7 +257,7 @@ static int eq_depth(const sy_cel_value *a, const sy_cel_value *b, int depth) {
     case SY_CEL_BOOL: return a->v.b == b->v.b;
     case SY_CEL_STRING:
     case SY_CEL_BYTES:
-        return a->v.s.len == b->v.s.len && (a->v.s.len == 0 || !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len));
+        return a->len == b->len && (a->len == 0 || !memcmp(a->v.s, b->v.s, a->len));
     case SY_CEL_LIST:
         if (a->v.list->n != b->v.list->n) return 0;
         for (size_t i = 0; i < a->v.list->n; i++)
@@ -425,23 +444,29 @@ size_t sy_cel_format_double(double d, char *buf, size_t cap) {
     char dig[24];
     int x;
     size_t o = 0;
-    char out[48];
+    char out[64];
     if (d < 0) {
         out[o++] = '-';
         d = -d;
     }
     shortest_digits(d, dig, &x);
     size_t m = strlen(dig);
+    if (m > 17) m = 17; /* at most 17 significant digits (bounds for the compiler's sake) */
     if (x >= -4 && x < 6) {
         if (x < 0) {
+            size_t zeros = (size_t)(-x - 1);
             out[o++] = '0';
             out[o++] = '.';
-            for (int z = 0; z < -x - 1; z++) out[o++] = '0';
+            memset(out + o, '0', zeros);
+            o += zeros;
             memcpy(out + o, dig, m);
             o += m;
         } else {
-            size_t ip = (size_t)x + 1;
-            for (size_t k = 0; k < ip; k++) out[o++] = k < m ? dig[k] : '0';
+            size_t ip = (size_t)x + 1, take = m < ip ? m : ip;
+            memcpy(out + o, dig, take);
+            o += take;
+            memset(out + o, '0', ip - take);
+            o += ip - take;
             if (m > ip) {
                 out[o++] = '.';
                 memcpy(out + o, dig + ip, m - ip);
@@ -475,19 +500,19 @@ static int find(const char *h, size_t hn, const char *nd, size_t nn) {
 }
 
 static int concat(sy_cel_ectx *c, const sy_cel_value *a, const sy_cel_value *b, sy_cel_value *out) {
-    size_t n = a->v.s.len + b->v.s.len;
-    if (a->v.s.len == 0 || b->v.s.len == 0) {
-        *out = a->v.s.len ? *a : *b;
+    size_t n = a->len + b->len;
+    if (a->len == 0 || b->len == 0) {
+        *out = a->len ? *a : *b;
         out->kind = a->kind;
         return 0;
     }
     char *p = sy_cel_scratch_alloc(c->scratch, n);
     if (!p) return -1;
-    memcpy(p, a->v.s.ptr, a->v.s.len);
-    memcpy(p + a->v.s.len, b->v.s.ptr, b->v.s.len);
+    memcpy(p, a->v.s, a->len);
+    memcpy(p + a->len, b->v.s, b->len);
     out->kind = a->kind;
-    out->v.s.ptr = p;
-    out->v.s.len = n;
+    out->v.s = p;
+    out->len = n;
     return 0;
 }
 
@@ -499,9 +524,9 @@ static int copy_depth(sy_cel_arena *a, const sy_cel_value *v, sy_cel_value *out,
     switch (v->kind) {
     case SY_CEL_STRING:
     case SY_CEL_BYTES: {
-        char *p = sy_cel_arena_dup(a, v->v.s.ptr, v->v.s.len);
+        char *p = sy_cel_arena_dup(a, v->v.s, v->len);
         if (!p) return -1;
-        out->v.s.ptr = p;
+        out->v.s = p;
         return 0;
     }
     case SY_CEL_LIST: {
@@ -544,7 +569,7 @@ static void read_var(const sy_cel_program *p, uint32_t idx, sy_cel_kind declared
     const sy_cel_value *a = c->args ? &c->args[idx] : NULL;
     sy_cel_kind k = a ? a->kind : SY_CEL_UNSET;
     if (k == declared || (declared == SY_CEL_DYN && k != SY_CEL_UNSET && k != SY_CEL_ERROR && k != SY_CEL_DYN)) {
-        if (k == SY_CEL_STRING && !sy_cel_utf8_valid(a->v.s.ptr, a->v.s.len)) {
+        if (k == SY_CEL_STRING && !sy_cel_utf8_valid(a->v.s, a->len)) {
             sy_cel_set_error(out, SY_CEL_E_BAD_UTF8_VAR, p->vars[idx].name, 0);
             return;
         }
@@ -558,25 +583,38 @@ static void read_var(const sy_cel_program *p, uint32_t idx, sy_cel_kind declared
                          ((uint32_t)declared << 8) | (uint32_t)(k > SY_CEL_DYN ? SY_CEL_ERROR : k));
 }
 
-static void hash_value(const sy_cel_value *x, sy_cel_value *out) {
-    unsigned char le[8];
-    uint64_t v;
+/* xxh3_64 of the canonical bytes of x; 0 or -1 when x is a uint >= 2^63, -2 for other kinds. */
+static inline int digest(const sy_cel_value *x, uint64_t *h) {
     switch (x->kind) {
     case SY_CEL_UINT:
-        if (x->v.u > (uint64_t)INT64_MAX) {
-            sy_cel_set_error(out, SY_CEL_E_HASH_RANGE, NULL, 0);
-            return;
-        }
+        if (x->v.u > (uint64_t)INT64_MAX) return -1;
         /* fall through */
-    case SY_CEL_INT:
-        v = x->v.u; /* same bits as the int64 */
+    case SY_CEL_INT: {
+        uint64_t v = x->v.u; /* the int64's two's-complement bits */
+        unsigned char le[8];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(le, &v, 8);
+#else
         for (int i = 0; i < 8; i++) le[i] = (unsigned char)(v >> (8 * i));
-        *out = sy_cel_uint(XXH3_64bits(le, 8));
-        return;
-    case SY_CEL_STRING:
-    case SY_CEL_BYTES: *out = sy_cel_uint(XXH3_64bits(x->v.s.ptr, x->v.s.len)); return;
-    default: no_overload(out, OP_SHARD_HASH, 1, x, NULL); return;
+#endif
+        *h = XXH3_64bits(le, 8);
+        return 0;
     }
+    case SY_CEL_STRING:
+    case SY_CEL_BYTES: *h = XXH3_64bits(x->v.s, x->len); return 0;
+    default: return -2;
+    }
+}
+
+static void hash_value(const sy_cel_value *x, sy_cel_value *out) {
+    uint64_t h;
+    int r = digest(x, &h);
+    if (r == 0)
+        put_uint(out, h);
+    else if (r == -1)
+        sy_cel_set_error(out, SY_CEL_E_HASH_RANGE, NULL, 0);
+    else
+        no_overload(out, OP_SHARD_HASH, 1, x, NULL);
 }
 
 /* + - * / % on two evaluated, non-error operands. */
@@ -669,6 +707,7 @@ static void arith(sy_cel_ectx *c, int op, const sy_cel_value *x, const sy_cel_va
             out->kind = SY_CEL_LIST;
             out->code = 0;
             out->v.list = l;
+            out->len = 0;
             return;
         }
         break;
@@ -765,7 +804,7 @@ static void convert(sy_cel_ectx *c, int op, const sy_cel_value *x, sy_cel_value 
         } else if (k == SY_CEL_STRING) {
             int neg;
             uint64_t v;
-            int r = parse_u64(x->v.s.ptr, x->v.s.len, 1, &neg, &v);
+            int r = parse_u64(x->v.s, x->len, 1, &neg, &v);
             if (r == 0 && ((!neg && v > (uint64_t)INT64_MAX) || (neg && v > (uint64_t)INT64_MAX + 1))) r = -2;
             if (r == -1)
                 sy_cel_set_error(out, SY_CEL_E_CONVERT, "string is not a base-10 int", 0);
@@ -794,7 +833,7 @@ static void convert(sy_cel_ectx *c, int op, const sy_cel_value *x, sy_cel_value 
         } else if (k == SY_CEL_STRING) {
             int neg;
             uint64_t v;
-            int r = parse_u64(x->v.s.ptr, x->v.s.len, 0, &neg, &v);
+            int r = parse_u64(x->v.s, x->len, 0, &neg, &v);
             if (r == -1)
                 sy_cel_set_error(out, SY_CEL_E_CONVERT, "string is not a base-10 uint", 0);
             else if (r == -2)
@@ -814,7 +853,7 @@ static void convert(sy_cel_ectx *c, int op, const sy_cel_value *x, sy_cel_value 
             *out = sy_cel_double((double)x->v.u);
         } else if (k == SY_CEL_STRING) {
             double d;
-            int r = parse_double(c->scratch, x->v.s.ptr, x->v.s.len, &d);
+            int r = parse_double(c->scratch, x->v.s, x->len, &d);
             if (r == -2)
                 oom(out, c->scratch);
             else if (r)
@@ -829,7 +868,7 @@ static void convert(sy_cel_ectx *c, int op, const sy_cel_value *x, sy_cel_value 
         if (k == SY_CEL_STRING) {
             *out = *x;
         } else if (k == SY_CEL_BYTES) {
-            if (!sy_cel_utf8_valid(x->v.s.ptr, x->v.s.len)) {
+            if (!sy_cel_utf8_valid(x->v.s, x->len)) {
                 sy_cel_set_error(out, SY_CEL_E_UTF8, NULL, 0);
                 return;
             }
@@ -868,7 +907,7 @@ static void convert(sy_cel_ectx *c, int op, const sy_cel_value *x, sy_cel_value 
             *out = *x;
         } else if (k == SY_CEL_STRING) {
             int b;
-            if (bool_from_string(x->v.s.ptr, x->v.s.len, &b))
+            if (bool_from_string(x->v.s, x->len, &b))
                 sy_cel_set_error(out, SY_CEL_E_CONVERT, "string is not a bool (true, True, TRUE, t, 1 or the false forms)", 0);
             else
                 *out = sy_cel_bool(b);
@@ -894,7 +933,7 @@ static void matches(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx 
         sy_cel_regex *r = NULL;
         int failed_alloc = 0;
         const char *err =
-            sy_cel_regex_compile(pat->v.s.ptr, pat->v.s.len, scratch_allocfn, c->scratch, &r, &failed_alloc);
+            sy_cel_regex_compile(pat->v.s, pat->len, scratch_allocfn, c->scratch, &r, &failed_alloc);
         if (failed_alloc) {
             oom(out, c->scratch);
             return;
@@ -905,7 +944,7 @@ static void matches(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx 
         }
         re = r;
     }
-    int m = sy_cel_regex_search(re, s->v.s.ptr, s->v.s.len, scratch_allocfn, c->scratch);
+    int m = sy_cel_regex_search(re, s->v.s, s->len, scratch_allocfn, c->scratch);
     if (m < 0)
         oom(out, c->scratch);
     else
@@ -932,6 +971,7 @@ static void make_list(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ect
     out->kind = SY_CEL_LIST;
     out->code = 0;
     out->v.list = l;
+    out->len = 0;
 }
 
 static void make_map(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c, sy_cel_value *out) {
@@ -971,6 +1011,45 @@ static void make_map(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx
     out->kind = SY_CEL_MAP;
     out->code = 0;
     out->v.map = m;
+    out->len = 0;
+}
+
+/* s1 + s2 + ... (operands statically strings): one allocation and one copy per operand. */
+static void concat_n(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c, sy_cel_value *out) {
+    sy_cel_value local[8];
+    uint32_t n = in->b;
+    sy_cel_value *v = n <= 8 ? local : sy_cel_scratch_alloc(c->scratch, n * sizeof *v);
+    if (!v) {
+        oom(out, c->scratch);
+        return;
+    }
+    size_t total = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        EV(p->kids[in->a + i], &v[i]);
+        if (v[i].kind == SY_CEL_ERROR) {
+            *out = v[i];
+            return;
+        }
+        if (v[i].kind != SY_CEL_STRING) { /* cannot happen after type checking */
+            no_overload(out, OP_ADD, 2, &v[i], &v[i]);
+            return;
+        }
+        total += v[i].len;
+    }
+    char *buf = sy_cel_scratch_alloc(c->scratch, total);
+    if (!buf) {
+        oom(out, c->scratch);
+        return;
+    }
+    size_t o = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        if (v[i].len) memcpy(buf + o, v[i].v.s, v[i].len);
+        o += v[i].len;
+    }
+    out->kind = SY_CEL_STRING;
+    out->code = 0;
+    out->v.s = buf;
+    out->len = total;
 }
 
 static void logic(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c, sy_cel_value *out) {
@@ -998,12 +1077,59 @@ static void logic(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c
         no_overload(out, in->op, 2, &x, &y);
 }
 
+#if defined(__GNUC__)
+#define SY_NOINLINE __attribute__((noinline))
+#else
+#define SY_NOINLINE
+#endif
+
+static void ev_general(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c, sy_cel_value *out);
+
+/* The hot instructions are handled in this small function; everything else, and every slow
+ * case, goes to ev_general. */
 void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value *out) {
     const sy_cel_insn *in = &p->code[i];
+    const sy_cel_value *a;
+    uint64_t h;
+    switch ((sy_cel_op)in->op) {
+    case OP_CONST: *out = in->k; return;
+    case OP_VAR:
+        a = c->args ? &c->args[in->a] : NULL;
+        if (a && a->kind == (sy_cel_kind)in->kind && a->kind != SY_CEL_STRING) {
+            *out = *a;
+            return;
+        }
+        break;
+    case OP_HASH_VAR_MOD_UK:
+        /* shard_hash(v) % K, the hot path of hash-like CEL routing */
+        a = c->args ? &c->args[in->a] : NULL;
+        if (a && a->kind == (sy_cel_kind)in->kind && a->kind != SY_CEL_STRING && digest(a, &h) == 0) {
+            put_uint(out, h % in->k.v.u);
+            return;
+        }
+        break;
+    default: break;
+    }
+    ev_general(p, in, c, out);
+}
+
+static SY_NOINLINE void ev_general(const sy_cel_program *p, const sy_cel_insn *in, sy_cel_ectx *c,
+                                   sy_cel_value *out) {
     sy_cel_value x, y;
     switch ((sy_cel_op)in->op) {
     case OP_CONST: *out = in->k; return;
     case OP_VAR: read_var(p, in->a, (sy_cel_kind)in->kind, c, out); return;
+    case OP_HASH_VAR_MOD_UK: {
+        read_var(p, in->a, (sy_cel_kind)in->kind, c, &x);
+        if (x.kind != SY_CEL_ERROR) hash_value(&x, &y);
+        if (x.kind == SY_CEL_ERROR)
+            *out = x;
+        else if (y.kind == SY_CEL_ERROR)
+            *out = y;
+        else
+            put_uint(out, y.v.u % in->k.v.u);
+        return;
+    }
     case OP_HASH_VAR:
         read_var(p, in->a, (sy_cel_kind)in->kind, c, &x);
         if (x.kind == SY_CEL_ERROR)
@@ -1014,7 +1140,7 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
     case OP_MOD_UK:
         EV(in->a, &x);
         if (x.kind == SY_CEL_UINT) {
-            *out = sy_cel_uint(x.v.u % in->k.v.u);
+            put_uint(out, x.v.u % in->k.v.u);
             return;
         }
         if (x.kind == SY_CEL_ERROR) {
@@ -1026,7 +1152,7 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
     case OP_MOD_IK:
         EV(in->a, &x);
         if (x.kind == SY_CEL_INT) {
-            *out = sy_cel_int(x.v.i % in->k.v.i);
+            put_int(out, x.v.i % in->k.v.i);
             return;
         }
         if (x.kind == SY_CEL_ERROR) {
@@ -1035,9 +1161,10 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
         }
         arith(c, OP_MOD, &x, &in->k, out);
         return;
-    case OP_UNBOUND: sy_cel_set_error(out, SY_CEL_E_UNBOUND, in->k.v.s.ptr, 0); return;
-    case OP_BADCALL: sy_cel_set_error(out, SY_CEL_E_UNKNOWN_FN, in->k.v.s.ptr, 0); return;
+    case OP_UNBOUND: sy_cel_set_error(out, SY_CEL_E_UNBOUND, in->k.v.s, 0); return;
+    case OP_BADCALL: sy_cel_set_error(out, SY_CEL_E_UNKNOWN_FN, in->k.v.s, 0); return;
     case OP_LIST: make_list(p, in, c, out); return;
+    case OP_CONCAT: concat_n(p, in, c, out); return;
     case OP_MAP: make_map(p, in, c, out); return;
     case OP_SELECT:
     case OP_HAS:
@@ -1051,7 +1178,7 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
             if (in->op == OP_HAS)
                 *out = sy_cel_bool(j >= 0);
             else if (j < 0)
-                sy_cel_set_error(out, SY_CEL_E_NO_KEY, in->k.v.s.ptr, 0);
+                sy_cel_set_error(out, SY_CEL_E_NO_KEY, in->k.v.s, 0);
             else
                 *out = x.v.map->vals[j];
         }
@@ -1105,8 +1232,8 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
             return;
         case OP_SIZE:
             switch (x.kind) {
-            case SY_CEL_STRING: *out = sy_cel_int((int64_t)sy_cel_utf8_count(x.v.s.ptr, x.v.s.len)); return;
-            case SY_CEL_BYTES: *out = sy_cel_int((int64_t)x.v.s.len); return;
+            case SY_CEL_STRING: *out = sy_cel_int((int64_t)sy_cel_utf8_count(x.v.s, x.len)); return;
+            case SY_CEL_BYTES: *out = sy_cel_int((int64_t)x.len); return;
             case SY_CEL_LIST: *out = sy_cel_int((int64_t)x.v.list->n); return;
             case SY_CEL_MAP: *out = sy_cel_int((int64_t)x.v.map->n); return;
             default: no_overload(out, OP_SIZE, 1, &x, NULL); return;
@@ -1160,17 +1287,24 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
             return;
         }
         if (in->op == OP_CONTAINS)
-            *out = sy_cel_bool(find(x.v.s.ptr, x.v.s.len, y.v.s.ptr, y.v.s.len));
-        else if (y.v.s.len > x.v.s.len)
+            *out = sy_cel_bool(find(x.v.s, x.len, y.v.s, y.len));
+        else if (y.len > x.len)
             *out = sy_cel_bool(0);
         else if (in->op == OP_STARTS)
-            *out = sy_cel_bool(!y.v.s.len || !memcmp(x.v.s.ptr, y.v.s.ptr, y.v.s.len));
+            *out = sy_cel_bool(!y.len || !memcmp(x.v.s, y.v.s, y.len));
         else
-            *out = sy_cel_bool(!y.v.s.len || !memcmp(x.v.s.ptr + x.v.s.len - y.v.s.len, y.v.s.ptr, y.v.s.len));
+            *out = sy_cel_bool(!y.len || !memcmp(x.v.s + x.len - y.len, y.v.s, y.len));
         return;
     case OP_MATCHES: matches(p, in, c, &x, &y, out); return;
     default: sy_cel_set_error(out, SY_CEL_E_UNKNOWN_FN, sy_cel_op_name(in->op), 0); return;
     }
+}
+
+shardy_status sy_cel_error_status(const sy_cel_value *err, const char *prefix) {
+    if (err->code == SY_CEL_E_NOMEM) return sy_err(SHARDY_ENOMEM, "out of memory evaluating a CEL expression");
+    char text[256];
+    sy_cel_error_text(err, text, sizeof text);
+    return sy_err(SHARDY_EROUTE, "%s: %s", prefix, text);
 }
 
 shardy_status sy_cel_eval(const sy_cel_program *p, const sy_cel_value *args, sy_cel_scratch *scratch,
@@ -1180,8 +1314,5 @@ shardy_status sy_cel_eval(const sy_cel_program *p, const sy_cel_value *args, sy_
     sy_cel_ectx c = {args, scratch};
     sy_cel_ev(p, p->root, &c, result);
     if (result->kind != SY_CEL_ERROR) return SHARDY_OK;
-    if (result->code == SY_CEL_E_NOMEM) return sy_err(SHARDY_ENOMEM, "out of memory evaluating a CEL expression");
-    char text[256];
-    sy_cel_error_text(result, text, sizeof text);
-    return sy_err(SHARDY_EROUTE, "CEL evaluation error: %s", text);
+    return sy_cel_error_status(result, "CEL evaluation error");
 }

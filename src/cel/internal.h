@@ -87,6 +87,8 @@ typedef enum sy_cel_op {
     OP_MOD_UK,      /* uint % non-zero uint constant */
     OP_MOD_IK,      /* int % non-zero int constant other than -1 */
     OP_HASH_VAR,    /* shard_hash(variable) */
+    OP_HASH_VAR_MOD_UK, /* shard_hash(variable) % non-zero uint constant */
+    OP_CONCAT,      /* s1 + s2 + ... of statically-string operands: a = first in kids, b = n */
     OP_UNSUPPORTED, /* parse-time marker: known MAY-tier function */
     OP_UNKNOWN,     /* parse-time marker: unknown function name */
     OP_COUNT_
@@ -209,6 +211,9 @@ typedef struct sy_cel_ectx {
 
 /* Evaluates instruction i. */
 void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value *out);
+/* Sets the thread's message for an error value (SHARDY_EROUTE "<prefix>: <text>", or SHARDY_ENOMEM)
+ * and returns the status. */
+shardy_status sy_cel_error_status(const sy_cel_value *err, const char *prefix);
 
 /* Deep copy of v into the arena (strings, lists and maps). 0 on success, -1 out of memory. */
 int sy_cel_value_copy(sy_cel_arena *a, const sy_cel_value *v, sy_cel_value *out);
@@ -241,8 +246,8 @@ enum {
 static inline void sy_cel_set_error(sy_cel_value *out, uint32_t code, const char *arg, uint32_t aux) {
     out->kind = SY_CEL_ERROR;
     out->code = code;
-    out->v.err.arg = arg;
-    out->v.err.aux = aux;
+    out->v.arg = arg;
+    out->len = aux;
 }
 
 /* Formats a double like C++ std::to_chars(value, chars_format::general) (see cel.h). Returns the

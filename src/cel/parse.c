@@ -416,8 +416,8 @@ static int decode_quoted(parser *P, const token *t, sy_cel_value *out) {
     }
     buf[o] = '\0';
     out->kind = bytes ? SY_CEL_BYTES : SY_CEL_STRING;
-    out->v.s.ptr = buf;
-    out->v.s.len = o;
+    out->v.s = buf;
+    out->len = o;
     return 0;
 }
 

@@ -25,6 +25,10 @@
 #include "core/buf.h"
 #include "route/key.h"
 
+/* xxhash's header-only mode for hashing tokens inline (same XXH3 as libxxhash). */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 /* ---- token table (routing values and inferred tokens) --------------------------------------------- */
 
 enum { TOK_EMPTY = 0, TOK_INT = 1, TOK_STR = 2 };
@@ -60,16 +64,16 @@ static int tok_of(const sy_cel_value *v, tok *t) {
         break;
     case SY_CEL_STRING:
         t->cls = TOK_STR;
-        t->s = v->v.s.ptr;
-        t->n = v->v.s.len;
-        t->h = sy_xxh3(t->s, t->n) ^ 0x5bd1e995u;
+        t->s = v->v.s;
+        t->n = v->len;
+        t->h = XXH3_64bits(t->s, t->n) ^ 0x5bd1e995u;
         return 0;
     default: return -1;
     }
     unsigned char b[9];
     for (int i = 0; i < 8; i++) b[i] = (unsigned char)(t->bits >> (8 * i));
     b[8] = t->big;
-    t->h = sy_xxh3(b, 9);
+    t->h = XXH3_64bits(b, 9);
     return 0;
 }
 
@@ -123,10 +127,10 @@ static void token_repr(const sy_cel_value *v, char *buf, size_t cap) {
     case SY_CEL_STRING:
     case SY_CEL_BYTES: {
         size_t o = 0;
-        const unsigned char *s = (const unsigned char *)v->v.s.ptr;
+        const unsigned char *s = (const unsigned char *)v->v.s;
         if (v->kind == SY_CEL_BYTES && o + 1 < cap) buf[o++] = 'b';
         if (o + 1 < cap) buf[o++] = '\'';
-        for (size_t i = 0; i < v->v.s.len && o + 8 < cap; i++) {
+        for (size_t i = 0; i < v->len && o + 8 < cap; i++) {
             unsigned char ch = s[i];
             if (i >= 80) {
                 o += (size_t)snprintf(buf + o, cap - o, "...");
@@ -407,7 +411,7 @@ static shardy_status set_values(sy_cel_router *r, const sy_cel_value *values, si
         if (tok_of(v, &t))
             return sy_err(SHARDY_EINVAL, "routing value %zu has kind %s; routing values must be int or str", i,
                           sy_cel_kind_name(v->kind));
-        if (v->kind == SY_CEL_STRING && !sy_cel_utf8_valid(v->v.s.ptr, v->v.s.len))
+        if (v->kind == SY_CEL_STRING && !sy_cel_utf8_valid(v->v.s, v->len))
             return sy_err(SHARDY_EINVAL, "routing value %zu is not valid UTF-8", i);
         if (cls && t.cls != cls)
             return sy_err(SHARDY_EINVAL, "Routing values must all share the same type (all int or all str)");
@@ -495,15 +499,14 @@ const char *sy_cel_router_var_name(const sy_cel_router *r, size_t i) {
 int sy_cel_router_key_only(const sy_cel_router *r) { return r->key_only; }
 const sy_cel_program *sy_cel_router_program(const sy_cel_router *r) { return r->prog; }
 
-/* Evaluates into *v with the scratch; wraps evaluation errors with the expression. */
+/* Evaluates into *v with a reset scratch; wraps evaluation errors with the expression. */
 static shardy_status evaluate(const sy_cel_router *r, const sy_cel_value *args, sy_cel_scratch *s, sy_cel_value *v) {
-    shardy_status st = sy_cel_eval(r->prog, args, s, v);
-    if (st == SHARDY_EROUTE) {
-        char text[256];
-        sy_cel_error_text(v, text, sizeof text);
-        return sy_err(SHARDY_EROUTE, "CEL expression '%s': evaluation error: %s", r->expr_short, text);
-    }
-    return st;
+    sy_cel_ectx c = {args, s};
+    sy_cel_ev(r->prog, r->prog->root, &c, v);
+    if (v->kind != SY_CEL_ERROR) return SHARDY_OK;
+    char prefix[160];
+    snprintf(prefix, sizeof prefix, "CEL expression '%s': evaluation error", r->expr_short);
+    return sy_cel_error_status(v, prefix);
 }
 
 static shardy_status resolve(const sy_cel_router *r, const sy_cel_value *v, uint32_t *db_id) {
@@ -559,7 +562,7 @@ shardy_status sy_cel_router_route(const sy_cel_router *r, const sy_cel_value *ar
     sy_cel_scratch_init(&s);
     shardy_status st = evaluate(r, args, &s, &v);
     if (!st) st = resolve(r, &v, db_id);
-    sy_cel_scratch_release(&s);
+    if (s.heap) sy_cel_scratch_release(&s);
     return st;
 }
 
@@ -619,6 +622,7 @@ shardy_status sy_cel_router_bind_text(const sy_cel_router *r, const char *name, 
 shardy_status sy_cel_router_token(const sy_cel_router *r, const sy_cel_value *args, sy_cel_scratch *scratch,
                                   sy_cel_value *token) {
     if (!r || !scratch || !token) return sy_err(SHARDY_EINVAL, "sy_cel_router_token: NULL argument");
+    sy_cel_scratch_reset(scratch);
     shardy_status st = evaluate(r, args, scratch, token);
     if (st) return st;
     if (token->kind == SY_CEL_INT || token->kind == SY_CEL_UINT || token->kind == SY_CEL_STRING) return SHARDY_OK;
@@ -682,10 +686,10 @@ shardy_status sy_cel_token_set_add(sy_cel_token_set *s, const sy_cel_value *toke
 static int tok_cmp(const void *pa, const void *pb) {
     const sy_cel_value *a = pa, *b = pb;
     if (a->kind == SY_CEL_STRING) {
-        size_t n = a->v.s.len < b->v.s.len ? a->v.s.len : b->v.s.len;
-        int r = n ? memcmp(a->v.s.ptr, b->v.s.ptr, n) : 0;
+        size_t n = a->len < b->len ? a->len : b->len;
+        int r = n ? memcmp(a->v.s, b->v.s, n) : 0;
         if (r) return r;
-        return a->v.s.len < b->v.s.len ? -1 : a->v.s.len > b->v.s.len;
+        return a->len < b->len ? -1 : a->len > b->len;
     }
     /* integers: INT (any sign) before UINT (> INT64_MAX) */
     if (a->kind != b->kind) return a->kind == SY_CEL_INT ? -1 : 1;

@@ -67,8 +67,8 @@ shardy_status sy_sharding_set_routing_values(sy_sharding *sh, const sy_cel_value
             break;
         case SY_CEL_STRING:
             s.kind = SY_SCALAR_STR;
-            s.str = (char *)values[i].v.s.ptr; /* copied by add_routing_value */
-            s.len = values[i].v.s.len;
+            s.str = (char *)values[i].v.s; /* copied by add_routing_value */
+            s.len = values[i].len;
             break;
         default: return sy_err(SHARDY_EINVAL, "routing value %zu must be an int or a string", i);
         }

@@ -91,11 +91,11 @@ static void expect_double(const char *file, int line, const char *expr, double v
 }
 static void expect_str(const char *file, int line, const char *expr, sy_cel_kind kind, const char *v, size_t n) {
     check_count++;
-    if (run(expr) || result.kind != kind || result.v.s.len != n || memcmp(result.v.s.ptr, v, n)) {
+    if (run(expr) || result.kind != kind || result.len != n || memcmp(result.v.s, v, n)) {
         char m[256];
         int is_s = result.kind == SY_CEL_STRING || result.kind == SY_CEL_BYTES;
         snprintf(m, sizeof m, "expected %s '%.*s', got kind %s '%.*s'", sy_cel_kind_name(kind), (int)n, v,
-                 sy_cel_kind_name(result.kind), is_s ? (int)result.v.s.len : 0, is_s ? result.v.s.ptr : "");
+                 sy_cel_kind_name(result.kind), is_s ? (int)result.len : 0, is_s ? result.v.s : "");
         fail_here(file, line, expr, m);
     }
 }
@@ -583,6 +583,15 @@ static const struct {
 static void test_strings(void) {
     STR("region + ':' + string(tier)", "us-west:3");
     STR("'' + region", "us-west");
+    /* chains of string + are evaluated as one concatenation: same results, same errors */
+    STR("region + ':' + string(tier) + ':' + region + '' + 'x'", "us-west:3:us-westx");
+    STR("(region + '/') + ('(' + region + ')')", "us-west/(us-west)");
+    EERR("region + string(1 / 0) + region", "divide by zero");
+    EERR("region + string(key % 0) + string(1 / 0)", "modulus by zero"); /* the first error, left to right */
+    EERR("region + dyn(1)", "no matching overload for '+' with (string, int)");
+    STR("region + dyn('!')", "us-west!");
+    STR("region + region + region + region + region + region + region + region + region + region",
+        "us-westus-westus-westus-westus-westus-westus-westus-westus-westus-west");
     BYTES("raw + b'a'", "\x00\xff"
                         "a");
     INT("size('\xcf\x80\xce\xad\xce\xbd\xcf\x84\xce\xb5')", 5);
@@ -1162,8 +1171,8 @@ static void test_vectors_inferred(void) {
     CHECK_EQ_INT(sy_cel_token_set_count(ts), 3);
     CHECK_OK(sy_cel_token_set_values(ts, &vals, &n));
     REQUIRE(n == 3);
-    CHECK(vals[0].v.s.len == 2 && !memcmp(vals[0].v.s.ptr, "ap", 2));
-    CHECK(vals[2].v.s.len == 2 && !memcmp(vals[2].v.s.ptr, "us", 2));
+    CHECK(vals[0].len == 2 && !memcmp(vals[0].v.s, "ap", 2));
+    CHECK(vals[2].len == 2 && !memcmp(vals[2].v.s, "us", 2));
     r = mk("region", "region", "string", vals, n, 1, 0);
     CHECK_EQ_INT(sy_cel_router_num_dbs(r), 3);
     ROUTES(r, sy_cel_str("eu", 2), 1);
@@ -1185,9 +1194,9 @@ static void test_vectors_inferred(void) {
     sy_cel_router_free(&probe);
     CHECK_OK(sy_cel_token_set_values(ts, &vals, &n));
     REQUIRE(n == 3);
-    CHECK(vals[0].v.s.len == 6 && !memcmp(vals[0].v.s.ptr, "ap:dev", 6));
-    CHECK(vals[1].v.s.len == 6 && !memcmp(vals[1].v.s.ptr, "us:dev", 6));
-    CHECK(vals[2].v.s.len == 7 && !memcmp(vals[2].v.s.ptr, "us:prod", 7));
+    CHECK(vals[0].len == 6 && !memcmp(vals[0].v.s, "ap:dev", 6));
+    CHECK(vals[1].len == 6 && !memcmp(vals[1].v.s, "us:dev", 6));
+    CHECK(vals[2].len == 7 && !memcmp(vals[2].v.s, "us:prod", 7));
     CHECK_OK(sy_cel_router_new("region + \":\" + env", cols, 2, vals, n, 1, 0, &r));
     sy_cel_value usprod[2] = {sy_cel_str("us", 2), sy_cel_str("prod", 4)};
     CHECK_OK(sy_cel_router_route(r, usprod, &id));
@@ -1234,7 +1243,7 @@ static void test_vectors_inferred(void) {
     const char *sorted[] = {"Zed", "ap", "eu", "us", "zz", "\xc3\xa9mile"};
     REQUIRE(n == 6);
     for (size_t i = 0; i < 6; i++)
-        CHECK(vals[i].v.s.len == strlen(sorted[i]) && !memcmp(vals[i].v.s.ptr, sorted[i], vals[i].v.s.len));
+        CHECK(vals[i].len == strlen(sorted[i]) && !memcmp(vals[i].v.s, sorted[i], vals[i].len));
     sy_cel_value b = sy_cel_bytes("x", 1);
     CHECK_ST(sy_cel_token_set_add(ts, &b), SHARDY_EINVAL);
     sy_cel_token_set_free(&ts);
@@ -1413,7 +1422,7 @@ static void test_bindings(void) {
     CHECK(row[2].kind == SY_CEL_UINT && row[2].v.u == UINT64_MAX);
     CHECK(row[3].kind == SY_CEL_BOOL && row[3].v.b);
     CHECK(row[4].kind == SY_CEL_DOUBLE && row[4].v.d == 1.5);
-    CHECK(row[5].kind == SY_CEL_BYTES && row[5].v.s.len == 2 && !memcmp(row[5].v.s.ptr, "hi", 2) && owned[5]);
+    CHECK(row[5].kind == SY_CEL_BYTES && row[5].len == 2 && !memcmp(row[5].v.s, "hi", 2) && owned[5]);
     const char *text = "us-west:-3:18446744073709551615:true:1.5:hi";
     uint32_t want = (uint32_t)(sy_xxh3(text, strlen(text)) % 1000);
     CHECK_OK(sy_cel_router_route(r, row, &id));
@@ -1434,7 +1443,7 @@ static void test_bindings(void) {
     CHECK_ERRMSG_HAS("routing context key 'regoin' is not a CEL column (cel_columns: region, tier, u, flag, score, raw)");
     CHECK(o == NULL);
     CHECK_OK(sy_cel_router_bind_text(r, "raw", "plain", row, &o));
-    CHECK(o == NULL && row[5].v.s.len == 5);
+    CHECK(o == NULL && row[5].len == 5);
     sy_cel_router_free(&r);
 }
 

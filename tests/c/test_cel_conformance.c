@@ -470,7 +470,7 @@ static int exact_eq(const sy_cel_value *a, const sy_cel_value *b) {
     case SY_CEL_UINT: return a->v.u == b->v.u;
     case SY_CEL_DOUBLE: return a->v.d == b->v.d || (isnan(a->v.d) && isnan(b->v.d));
     case SY_CEL_STRING:
-    case SY_CEL_BYTES: return a->v.s.len == b->v.s.len && !memcmp(a->v.s.ptr, b->v.s.ptr, a->v.s.len);
+    case SY_CEL_BYTES: return a->len == b->len && !memcmp(a->v.s, b->v.s, a->len);
     case SY_CEL_LIST:
         if (a->v.list->n != b->v.list->n) return 0;
         for (size_t i = 0; i < a->v.list->n; i++)
@@ -497,8 +497,8 @@ static void show(const sy_cel_value *v, char *buf, size_t cap) {
     case SY_CEL_BOOL: snprintf(buf, cap, "bool %s", v->v.b ? "true" : "false"); break;
     case SY_CEL_STRING:
     case SY_CEL_BYTES:
-        snprintf(buf, cap, "%s(%zu) '%.*s'", sy_cel_kind_name(v->kind), v->v.s.len,
-                 (int)(v->v.s.len > 60 ? 60 : v->v.s.len), v->v.s.ptr);
+        snprintf(buf, cap, "%s(%zu) '%.*s'", sy_cel_kind_name(v->kind), v->len,
+                 (int)(v->len > 60 ? 60 : v->len), v->v.s);
         break;
     case SY_CEL_LIST: snprintf(buf, cap, "list of %zu", v->v.list->n); break;
     case SY_CEL_MAP: snprintf(buf, cap, "map of %zu", v->v.map->n); break;
