@@ -566,23 +566,53 @@ shardy_status sy_cel_router_route(const sy_cel_router *r, const sy_cel_value *ar
     return st;
 }
 
+static void column_list(const sy_cel_router *r, char *cols, size_t cap) {
+    size_t n = 0;
+    cols[0] = '\0';
+    for (size_t i = 0; i < r->prog->nvars && n < cap; i++)
+        n += (size_t)snprintf(cols + n, cap - n, "%s%s", i ? ", " : "", r->prog->vars[i].name);
+}
+
 shardy_status sy_cel_router_route_key(const sy_cel_router *r, const shardy_key *key, uint32_t *db_id) {
     if (!r || !key || !db_id) return sy_err(SHARDY_EINVAL, "sy_cel_router_route_key: NULL argument");
-    if (!r->key_only) {
-        char cols[200];
-        size_t n = 0;
-        cols[0] = '\0';
-        for (size_t i = 0; i < r->prog->nvars && n < sizeof cols; i++)
-            n += (size_t)snprintf(cols + n, sizeof cols - n, "%s%s", i ? ", " : "", r->prog->vars[i].name);
+    char cols[200];
+    int idx = sy_cel_program_var_index(r->prog, "key");
+    if (idx < 0) {
+        column_list(r, cols, sizeof cols);
         return sy_err(SHARDY_EROUTE,
                       "CEL sharding with cel_columns [%s] needs a routing_context for lookups; routing by the key "
-                      "alone only works when cel_columns is exactly {\"key\": ...}",
+                      "alone only works when a cel_columns entry is named \"key\"",
                       cols);
     }
-    sy_cel_value arg;
-    shardy_status st = sy_cel_value_from_key(key, r->prog->vars[0].type, &arg);
-    if (st) return st;
-    return sy_cel_router_route(r, &arg, db_id);
+    sy_cel_value local[16];
+    size_t nv = r->prog->nvars;
+    sy_cel_value *args = nv <= 16 ? local : sy_calloc(nv, sizeof *args);
+    if (!args) return sy_err(SHARDY_ENOMEM, "out of memory routing a key");
+    memset(args, 0, nv * sizeof *args);
+    shardy_status st = sy_cel_value_from_key(key, r->prog->vars[idx].type, &args[idx]);
+    sy_cel_scratch s;
+    sy_cel_value v;
+    sy_cel_scratch_init(&s);
+    if (!st) {
+        sy_cel_ectx c = {args, &s};
+        sy_cel_ev(r->prog, r->prog->root, &c, &v);
+        if (v.kind == SY_CEL_ERROR && v.code == SY_CEL_E_UNBOUND && v.v.arg && strcmp(v.v.arg, "key")) {
+            column_list(r, cols, sizeof cols);
+            st = sy_err(SHARDY_EROUTE,
+                        "CEL expression '%s' reads column '%s', which a lookup by key alone cannot provide; pass a "
+                        "routing_context with the cel_columns [%s]",
+                        r->expr_short, v.v.arg, cols);
+        } else if (v.kind == SY_CEL_ERROR) {
+            char prefix[160];
+            snprintf(prefix, sizeof prefix, "CEL expression '%s': evaluation error", r->expr_short);
+            st = sy_cel_error_status(&v, prefix);
+        } else {
+            st = resolve(r, &v, db_id);
+        }
+    }
+    if (s.heap) sy_cel_scratch_release(&s);
+    if (args != local) sy_free(args);
+    return st;
 }
 
 shardy_status sy_cel_router_route_named(const sy_cel_router *r, const sy_cel_binding *ctx, size_t n,
@@ -609,10 +639,7 @@ shardy_status sy_cel_router_bind_text(const sy_cel_router *r, const char *name, 
     int idx = sy_cel_program_var_index(r->prog, name);
     if (idx < 0) {
         char cols[200];
-        size_t n = 0;
-        cols[0] = '\0';
-        for (size_t i = 0; i < r->prog->nvars && n < sizeof cols; i++)
-            n += (size_t)snprintf(cols + n, sizeof cols - n, "%s%s", i ? ", " : "", r->prog->vars[i].name);
+        column_list(r, cols, sizeof cols);
         return sy_err(SHARDY_ENOTFOUND, "routing context key '%.64s' is not a CEL column (cel_columns: %s)", name,
                       cols);
     }

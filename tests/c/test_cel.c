@@ -1389,6 +1389,21 @@ static void test_bindings(void) {
     k = shardy_key_bytes("\xff", 1);
     CHECK_ST(sy_cel_router_route_key(r, &k, &id), SHARDY_EROUTE);
     sy_cel_router_free(&r);
+    /* DESIGN §3: without a context the reader binds `key` whenever it is a column */
+    sy_cel_colspec kr[] = {{"key", "int"}, {"region", "string"}};
+    CHECK_OK(sy_cel_router_new("key % 4", kr, 2, NULL, 0, 0, 4, &r));
+    CHECK(!sy_cel_router_key_only(r));
+    k = shardy_key_int(6);
+    CHECK_OK(sy_cel_router_route_key(r, &k, &id));
+    CHECK_EQ_INT(id, 2);
+    sy_cel_router_free(&r);
+    CHECK_OK(sy_cel_router_new("region == 'x' ? 0 : key % 4", kr, 2, NULL, 0, 0, 4, &r));
+    CHECK_ST(sy_cel_router_route_key(r, &k, &id), SHARDY_EROUTE);
+    CHECK_ERRMSG_HAS("reads column 'region', which a lookup by key alone cannot provide; pass a routing_context");
+    sy_cel_binding both[] = {{"key", sy_cel_int(6)}, {"region", sy_cel_str("y", 1)}};
+    CHECK_OK(sy_cel_router_route_named(r, both, 2, &id));
+    CHECK_EQ_INT(id, 2);
+    sy_cel_router_free(&r);
     r = mk("key % 4u", "key", "uint", NULL, 0, 0, 4);
     k = shardy_key_int(6);
     CHECK_OK(sy_cel_router_route_key(r, &k, &id));
