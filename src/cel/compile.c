@@ -228,7 +228,8 @@ static size_t utf8_check(const char *s, size_t n) {
 
 int sy_cel_utf8_valid(const char *s, size_t n) {
     if (n == 0) return 1;
-    /* fast path for ASCII, 8 bytes at a time */
+    /* fast path for ASCII: 8 bytes at a time, then byte by byte; the full check starts at the
+     * first byte >= 0x80 */
     size_t i = 0;
     while (i + 8 <= n) {
         uint64_t w;
@@ -236,7 +237,8 @@ int sy_cel_utf8_valid(const char *s, size_t n) {
         if (w & 0x8080808080808080ULL) break;
         i += 8;
     }
-    return utf8_check(s + i, n - i) == n - i;
+    while (i < n && (unsigned char)s[i] < 0x80) i++;
+    return i == n || utf8_check(s + i, n - i) == n - i;
 }
 
 size_t sy_cel_utf8_count(const char *s, size_t n) {

@@ -1095,7 +1095,8 @@ void sy_cel_ev(const sy_cel_program *p, uint32_t i, sy_cel_ectx *c, sy_cel_value
     case OP_CONST: *out = in->k; return;
     case OP_VAR:
         a = c->args ? &c->args[in->a] : NULL;
-        if (a && a->kind == (sy_cel_kind)in->kind && a->kind != SY_CEL_STRING) {
+        if (a && a->kind == (sy_cel_kind)in->kind &&
+            (a->kind != SY_CEL_STRING || sy_cel_utf8_valid(a->v.s, a->len))) {
             *out = *a;
             return;
         }
