@@ -794,7 +794,7 @@ static int find_dir(char *out, size_t cap) {
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int main(void) {
-    char dir[4096];
+    char dir[4096] = "(SHARDY_SOURCE_DIR is not set)";
     if (!find_dir(dir, sizeof dir)) {
         fprintf(stderr,
                 "FAIL: CEL conformance data not found. Set SHARDY_CEL_SPEC_DIR, or SHARDY_SOURCE_DIR to a checkout "
