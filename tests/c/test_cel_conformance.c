@@ -3,7 +3,8 @@
  * <shared>/testdata/cel-spec, spec cel.md §3) against src/cel.
  *
  * The directory is $SHARDY_CEL_SPEC_DIR, else $SHARDY_SOURCE_DIR/../shared/testdata/cel-spec, else
- * (for a git worktree) the same path next to the main checkout. If none exists the test FAILS: a
+ * (for a git worktree) the same path next to the main checkout, else the workplace's shared folder
+ * /work/shared/testdata/cel-spec (a clean clone elsewhere, as CI makes). If none exists the test FAILS: a
  * conformance run that silently finds nothing must not look green.
  *
  * A small reader for the protobuf text format (nested messages, `name: value`, `name { ... }`,
@@ -773,10 +774,13 @@ static int find_dir(char *out, size_t cap) {
         snprintf(out, cap, "%s", env);
         return dir_ok(out);
     }
+    snprintf(out, cap, "/work/shared/testdata/cel-spec");
+    int shared_ok = dir_ok(out);
     const char *src = getenv("SHARDY_SOURCE_DIR");
-    if (!src || !*src) return 0;
+    if (!src || !*src) return shared_ok;
     snprintf(out, cap, "%s/../shared/testdata/cel-spec", src);
     if (dir_ok(out)) return 1;
+    if (shared_ok) return snprintf(out, cap, "/work/shared/testdata/cel-spec") > 0;
     /* a git worktree: <repo>/.git is a file "gitdir: <main>/.git/worktrees/<name>" */
     char gitfile[4096], line[4096];
     snprintf(gitfile, sizeof gitfile, "%s/.git", src);
