@@ -151,6 +151,7 @@ static shardy_status read_string(parser *ps, char **out) {
             goto done;
         }
     }
+    b.data[b.len] = '\0'; /* reserve does not terminate an empty buffer */
     *out = sy_buf_take(&b);
 done:
     sy_buf_free(&b);

@@ -335,6 +335,7 @@ typedef struct s3_req {
     char etag[128];
     uint64_t content_length; /* from the response headers (HEAD: object size) */
     char code[64];           /* S3 error code of the last failed attempt */
+    int attempts;            /* attempts made */
     /* per attempt */
     CURL *h;
     uint64_t sent, received, skip;
@@ -649,7 +650,7 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
         goto done;
     }
     for (;;) {
-        attempt++;
+        r->attempts = ++attempt;
         attempt_reset(r);
         errbuf[0] = '\0';
         r->code[0] = '\0';
@@ -812,6 +813,39 @@ static void *mp_worker(void *arg) {
     return NULL;
 }
 
+static shardy_status mp_abort(s3_store *s, const char *url, const s3_loc *loc, const char *upload_id);
+
+/* A CreateMultipartUpload that needed retries may have created uploads whose answers were lost.
+ * They cannot be told apart from other uploads of the same key by anything S3 reports reliably
+ * (moto, for one, reports a fixed Initiated time), so every other in-progress upload of exactly
+ * this key is aborted. Best effort: failures are ignored. Keys we write are unique per attempt; a
+ * concurrent writer of the very same key would see its upload fail, never a corrupt object. */
+static void mp_sweep_orphans(s3_store *s, const char *url, const s3_loc *loc, const char *ours) {
+    sy_buf q = SY_BUF_INIT, body = SY_BUF_INIT;
+    xmlDocPtr doc = NULL;
+    s3_req r;
+    if (qs_add(&q, "prefix", loc->key) || qs_add(&q, "uploads", NULL)) goto done;
+    req_init(&r, "list multipart uploads", url, "GET", loc);
+    r.key = "";
+    r.query = q.data;
+    r.sink = SINK_BUF;
+    r.buf = &body;
+    if (s3_perform(s, &r) != SHARDY_OK) goto done;
+    doc = xml_parse(&body);
+    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
+    for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
+        char key[1100], id[512];
+        if (!xml_is(c, "Upload")) continue;
+        xml_text(c, "Key", key, sizeof key);
+        xml_text(c, "UploadId", id, sizeof id);
+        if (!strcmp(key, loc->key) && strcmp(id, ours) != 0) (void)mp_abort(s, url, loc, id);
+    }
+done:
+    if (doc) xmlFreeDoc(doc);
+    sy_buf_free(&q);
+    sy_buf_free(&body);
+}
+
 static shardy_status mp_create(s3_store *s, const char *op, const char *url, const s3_loc *loc,
                                const char *content_type, char **upload_id) {
     shardy_status st = SHARDY_OK;
@@ -827,12 +861,21 @@ static shardy_status mp_create(s3_store *s, const char *op, const char *url, con
     r.content_type = content_type;
     r.sink = SINK_BUF;
     r.buf = &body;
-    SY_TRY(s3_perform(s, &r));
+    if ((st = s3_perform(s, &r)) != SHARDY_OK) {
+        if (r.attempts > 1 || r.status == 0 || r.status >= 500) { /* an earlier try may have worked */
+            char msg[SY_ERRMSG_MAX];
+            snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+            mp_sweep_orphans(s, url, loc, "");
+            sy_err(st, "%s", msg);
+        }
+        goto done;
+    }
     doc = xml_parse(&body);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     *upload_id = xml_is(root, "InitiateMultipartUploadResult") ? xml_text_dup(root, "UploadId", &oom) : NULL;
     if (oom) st = sy_err(SHARDY_ENOMEM, "%s %s: out of memory", op, url);
     else if (!*upload_id || !**upload_id) st = sy_err(SHARDY_ESTORE, "%s %s: CreateMultipartUpload returned no UploadId", op, url);
+    else if (r.attempts > 1) mp_sweep_orphans(s, url, loc, *upload_id);
 done:
     if (doc) xmlFreeDoc(doc);
     sy_buf_free(&body);
