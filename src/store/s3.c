@@ -1507,6 +1507,24 @@ done:
     return st;
 }
 
+shardy_status sy_s3_request_url(sy_store *st_, const char *s3_url, char **out) {
+    shardy_status st = SHARDY_OK;
+    sy_buf b = SY_BUF_INIT;
+    s3_loc loc;
+    if (!st_ || !s3_url || !out || st_->scheme != SY_SCHEME_S3 || strncmp(s3_url, "s3://", 5))
+        return sy_err(SHARDY_EINVAL, "request URL: bad arguments");
+    *out = NULL;
+    SY_TRY(parse_url("request URL", s3_url, &loc));
+    if (http_url(S3(st_), loc.bucket, loc.key, NULL, &b) != SHARDY_OK) {
+        st = sy_err(SHARDY_ENOMEM, "request URL %s: out of memory", s3_url);
+        goto done;
+    }
+    *out = sy_buf_take(&b);
+done:
+    sy_buf_free(&b);
+    return st;
+}
+
 const char *sy_s3_describe(sy_store *s) {
     return s && s->scheme == SY_SCHEME_S3 ? S3(s)->describe : "";
 }

@@ -75,8 +75,9 @@ typedef struct sy_s3_opts {
     char *aws_profile;       /* profile of ~/.aws/{credentials,config}; NULL = AWS_PROFILE/default */
     int verify_ssl;          /* 1/0; UNSET = 1 */
     char *ca_bundle;         /* CA file (verify_ssl given as a path string); NULL = system CAs */
-    long connect_timeout;    /* seconds; 0 = no limit; UNSET = default */
-    long read_timeout;       /* seconds without progress before a transfer is abandoned; 0 = none */
+    long connect_timeout;    /* seconds; 0 = curl's default (300 s); UNSET = 10 */
+    long read_timeout;       /* seconds without a byte in either direction before a transfer is
+                              * abandoned (SHARDY_ETIMEOUT, retried); 0 = none; UNSET = 30 */
     int max_attempts;        /* total attempts per request, >= 1; UNSET = default */
     long long part_size;     /* multipart part size in bytes, 5 MiB..5 GiB (grown for >10000 parts) */
     long long multipart_threshold; /* objects of at least this many bytes go multipart; >= 1 */
@@ -143,6 +144,10 @@ shardy_status sy_store_s3_open(const sy_s3_opts *o, sy_store **out) SY_NODISCARD
 shardy_status sy_s3_bucket_create(sy_store *s, const char *bucket) SY_NODISCARD;
 /* Number of multipart uploads in progress whose key starts with prefix_url's key. */
 shardy_status sy_s3_multipart_count(sy_store *s, const char *prefix_url, size_t *count) SY_NODISCARD;
+/* The http(s) URL a request for s3_url goes to (addressing style applied, key encoded as signed),
+ * e.g. "http://127.0.0.1:9000/bucket/a%20b" or "https://bucket.s3.eu-west-1.amazonaws.com/a%20b".
+ * Caller frees *out with sy_free. For tests and diagnostics. */
+shardy_status sy_s3_request_url(sy_store *s, const char *s3_url, char **out) SY_NODISCARD;
 /* Human-readable summary of the resolved configuration, without secrets, e.g.
  * "endpoint http://127.0.0.1:9000 (path-style), region us-east-1, credentials from environment
  * (access key AKIA...)". Returns a pointer valid until the store is closed. */

@@ -508,6 +508,36 @@ static void test_resolution(void) {
     sy_store_close(&s);
     sy_s3_opts_free(&o);
 
+    /* where requests go: addressing styles, base paths, key encoding */
+    env_clear();
+    static const struct {
+        const char *endpoint, *region, *style, *url, *want;
+    } urls[] = {
+        {"http://127.0.0.1:9000", NULL, NULL, "s3://bkt/a b/c", "http://127.0.0.1:9000/bkt/a%20b/c"},
+        {"http://LOCALHOST:4566/", NULL, NULL, "s3://bkt/k", "http://localhost:4566/bkt/k"},
+        {NULL, "eu-west-1", NULL, "s3://bkt/a b/c", "https://bkt.s3.eu-west-1.amazonaws.com/a%20b/c"},
+        {NULL, "eu-west-1", NULL, "s3://my.bucket/k", "https://s3.eu-west-1.amazonaws.com/my.bucket/k"},
+        {NULL, "eu-west-1", "path", "s3://bkt/k", "https://s3.eu-west-1.amazonaws.com/bkt/k"},
+        {"http://localhost:9000", NULL, "virtual", "s3://bkt/k", "http://bkt.localhost:9000/k"},
+        {"https://gw.example.com/s3/", NULL, NULL, "s3://bkt/k", "https://bkt.gw.example.com/s3/k"},
+        {"https://gw.example.com/s3", NULL, "path", "s3://bkt/k", "https://gw.example.com/s3/bkt/k"},
+        {"http://127.0.0.1:1", NULL, NULL, "s3://bkt/a+b=c~d/\xC3\xA9%/.x", "http://127.0.0.1:1/bkt/a%2Bb%3Dc~d/%C3%A9%25/.x"},
+        {"http://127.0.0.1:1", NULL, NULL, "s3://bkt", "http://127.0.0.1:1/bkt"},
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        sy_s3_opts_init(&o);
+        CHECK_OK(sy_s3_opts_set_str(&o.endpoint_url, urls[i].endpoint));
+        CHECK_OK(sy_s3_opts_set_str(&o.region, urls[i].region));
+        if (urls[i].style) CHECK_OK(sy_s3_opts_set(&o, "addressing_style", urls[i].style));
+        char *got = NULL;
+        CHECK_OK(sy_store_s3_open(&o, &s));
+        if (s) CHECK_OK(sy_s3_request_url(s, urls[i].url, &got));
+        CHECK_STR(got, urls[i].want);
+        sy_free(got);
+        sy_store_close(&s);
+        sy_s3_opts_free(&o);
+    }
+
     env_clear();
     for (size_t i = 0; i < NENV; i++) {
         if (saved[i]) setenv(env_names[i], saved[i], 1);
