@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -626,6 +627,24 @@ static void collect_headers(s3_req *r) {
     r->content_length = cl > 0 ? (uint64_t)cl : 0;
 }
 
+/* curl_easy_perform with SIGPIPE blocked in this thread (a peer closing a TLS connection must not
+ * kill the process; CURLOPT_NOSIGNAL stops curl from handling that itself). A SIGPIPE raised
+ * meanwhile is consumed before the thread's mask is restored. */
+static CURLcode perform_nosigpipe(CURL *h) {
+    sigset_t pipe_set, old;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    int blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, &old) == 0 && !sigismember(&old, SIGPIPE);
+    CURLcode rc = curl_easy_perform(h);
+    if (blocked) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) > 0) {
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    return rc;
+}
+
 /* Runs r with retries. On success r->status is 2xx (or an accepted 404/416) and the sink holds
  * the body; on failure the message is set and the sink is reset. */
 static shardy_status s3_perform(s3_store *s, s3_req *r) {
@@ -659,7 +678,7 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
             goto done;
         }
         setup_handle(s, r, http.data, hs, errbuf);
-        CURLcode rc = curl_easy_perform(r->h);
+        CURLcode rc = perform_nosigpipe(r->h);
         if (!r->status_known) curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
         int retry = 0;
         if (r->sink_st != SHARDY_OK) { /* local failure (disk, memory, upload source): permanent */

@@ -30,6 +30,19 @@
  *
  * Thread-safety: option functions work on the caller's struct (no shared state); they read the
  * process environment and files, nothing else.
+ *
+ * Wiring (what the CLI, builder and reader call; spec reader-cli §7.2 and §8.2):
+ *   sy_s3_opts o; sy_s3_opts_init(&o);
+ *   char *path = NULL, *warning = NULL;
+ *   st = sy_s3_credentials_file(cli_credentials_flag_or_NULL, &path);
+ *   if (path) st = sy_s3_opts_load_profile(&o, path, profile_name_or_NULL, &warning);
+ *   if (warning) fprintf(stderr, "%s
+", warning);          -- then sy_free(warning), sy_free(path)
+ *   for each --s3-option arg: st = sy_s3_opts_parse(&o, arg); -- usage error on failure
+ *   sy_store_opts so = {.s3 = &o};
+ *   st = sy_store_open_opts(url, &so, &store);              -- o is copied; free it after
+ *   sy_s3_opts_free(&o);
+ * Without any of this, sy_store_open(url, &store) uses defaults + environment + AWS files.
  */
 #ifndef SY_STORE_S3_H
 #define SY_STORE_S3_H
