@@ -714,7 +714,11 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
         r->h = NULL;
         if (st == SHARDY_OK) break;
         if (!retry || attempt >= s->cfg.max_attempts) {
-            if (attempt > 1) sy_err_wrap(st, "%s %s: gave up after %d attempts", r->op, r->url, attempt);
+            if (attempt > 1) {
+                char last[SY_ERRMSG_MAX];
+                snprintf(last, sizeof last, "%s", shardy_errmsg());
+                sy_err(st, "%s (gave up after %d attempts)", last, attempt);
+            }
             attempt_reset(r);
             goto done;
         }
