@@ -62,6 +62,12 @@
 #define SIGNED_PAYLOAD_MAX (64u << 10) /* in-memory bodies up to this size get a real SHA-256 */
 #define LIST_PAGE_MAX 1000
 #define BUCKET_MAX 255
+/* Out of memory inside a function whose cleanup label names what failed. */
+#define OOM_DONE()                                                                                 \
+    do {                                                                                           \
+        st = SHARDY_ENOMEM;                                                                        \
+        goto done;                                                                                 \
+    } while (0)
 #define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 typedef struct s3_store {
@@ -951,13 +957,13 @@ static shardy_status mp_complete(mp_job *j) {
     s3_req r;
     if (mp_query(&query, 0, j->upload_id) != SHARDY_OK ||
         sy_buf_puts(&xml, "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">") != SHARDY_OK)
-        goto oom;
+        OOM_DONE();
     for (int i = 0; i < j->nparts; i++) {
         if (sy_buf_printf(&xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1) != SHARDY_OK ||
             xml_escape(&xml, j->etags[i]) != SHARDY_OK || sy_buf_puts(&xml, "</ETag></Part>") != SHARDY_OK)
-            goto oom;
+            OOM_DONE();
     }
-    if (sy_buf_puts(&xml, "</CompleteMultipartUpload>") != SHARDY_OK) goto oom;
+    if (sy_buf_puts(&xml, "</CompleteMultipartUpload>") != SHARDY_OK) OOM_DONE();
     req_init(&r, j->op, j->url, "POST", j->loc);
     r.write_op = 1;
     r.query = query;
@@ -996,10 +1002,8 @@ static shardy_status mp_complete(mp_job *j) {
         if (!retryable_http(500, code) || tries + 1 >= j->s->cfg.max_attempts) goto done;
         backoff(&j->s->cfg, tries + 2);
     }
-    goto done;
-oom:
-    st = sy_err(SHARDY_ENOMEM, "%s %s: out of memory", j->op, j->url);
 done:
+    if (st == SHARDY_ENOMEM) sy_err(st, "%s %s: out of memory", j->op, j->url);
     if (doc) xmlFreeDoc(doc);
     sy_free(query);
     sy_buf_free(&xml);
@@ -1299,12 +1303,12 @@ static shardy_status s3_list(sy_store *st_, const char *prefix_url, const sy_lis
         char mk[24];
         snprintf(mk, sizeof mk, "%zu", need < LIST_PAGE_MAX ? need : (size_t)LIST_PAGE_MAX);
         sy_buf_reset(&q);
-        if (token && qs_add(&q, "continuation-token", token)) goto oom;
-        if (opts->delimiter && qs_add(&q, "delimiter", "/")) goto oom;
+        if (token && qs_add(&q, "continuation-token", token)) OOM_DONE();
+        if (opts->delimiter && qs_add(&q, "delimiter", "/")) OOM_DONE();
         if (qs_add(&q, "encoding-type", "url") || qs_add(&q, "list-type", "2") || qs_add(&q, "max-keys", mk) ||
             qs_add(&q, "prefix", loc.key))
-            goto oom;
-        if (first && sa_key && *sa_key && qs_add(&q, "start-after", sa_key)) goto oom;
+            OOM_DONE();
+        if (first && sa_key && *sa_key && qs_add(&q, "start-after", sa_key)) OOM_DONE();
         first = 0;
         s3_req r;
         req_init(&r, "list", prefix_url, "GET", &loc);
@@ -1324,7 +1328,7 @@ static shardy_status s3_list(sy_store *st_, const char *prefix_url, const sy_lis
         xml_text(root, "IsTruncated", trunc, sizeof trunc);
         sy_free(token);
         token = xml_text_dup(root, "NextContinuationToken", &oom);
-        if (oom) goto oom;
+        if (oom) OOM_DONE();
         xmlFreeDoc(doc);
         doc = NULL;
         for (size_t i = 0; i < nents; i++) {
@@ -1344,11 +1348,8 @@ static shardy_status s3_list(sy_store *st_, const char *prefix_url, const sy_lis
             goto done;
         }
     }
-    goto done;
-oom:
-    st = sy_err(SHARDY_ENOMEM, "%s: out of memory", ctx);
 done:
-    if (st == SHARDY_ENOMEM && strncmp(shardy_errmsg(), "list", 4)) sy_err(st, "%s: out of memory", ctx);
+    if (st == SHARDY_ENOMEM) sy_err(st, "%s: out of memory", ctx);
     if (doc) xmlFreeDoc(doc);
     page_free(ents, nents);
     sy_free(token);
@@ -1383,14 +1384,14 @@ static shardy_status s3_del_batch(sy_store *st_, const char *const *urls, size_t
         }
     }
     if (sy_buf_puts(&xml, "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"))
-        goto oom;
+        OOM_DONE();
     for (size_t i = 0; i < n; i++) {
         SY_TRY(parse_url("delete", urls[i], &other));
         if (sy_buf_puts(&xml, "<Object><Key>") || xml_escape(&xml, other.key) ||
             sy_buf_puts(&xml, "</Key></Object>"))
-            goto oom;
+            OOM_DONE();
     }
-    if (sy_buf_puts(&xml, "</Delete>")) goto oom;
+    if (sy_buf_puts(&xml, "</Delete>")) OOM_DONE();
     unsigned dn = digest(EVP_md5(), xml.data, xml.len, md5);
     if (!dn) {
         st = sy_err(SHARDY_EINTERNAL, "delete %s...: MD5 failed", urls[0]);
@@ -1430,10 +1431,8 @@ static shardy_status s3_del_batch(sy_store *st_, const char *const *urls, size_t
         st = sy_err(!strcmp(code, "AccessDenied") ? SHARDY_EAUTH : SHARDY_ESTORE,
                     "delete s3://%s/%s: %s: %s (%zu of %zu keys of the batch failed)", loc.bucket, key, code, msg,
                     errors, n);
-    goto done;
-oom:
-    st = sy_err(SHARDY_ENOMEM, "delete %s ...: out of memory", urls[0]);
 done:
+    if (st == SHARDY_ENOMEM) sy_err(st, "delete %s ...: out of memory", urls[0]);
     if (doc) xmlFreeDoc(doc);
     sy_buf_free(&xml);
     sy_buf_free(&resp);
