@@ -103,6 +103,9 @@ static CURL *pool_get(s3_store *s) {
 
 static void pool_put(s3_store *s, CURL *h) {
     if (!h) return;
+    /* Drop every pointer into the finished request (error buffer, headers, callbacks' data): an
+     * idle handle may still write an error while closing a connection. Live connections stay. */
+    curl_easy_reset(h);
     pthread_mutex_lock(&s->mu);
     if (s->nidle < POOL_MAX) {
         s->idle[s->nidle++] = h;
