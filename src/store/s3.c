@@ -35,6 +35,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ typedef struct s3_store {
     pthread_mutex_t mu;
     CURL *idle[POOL_MAX];
     size_t nidle;
+    atomic_ulong n_requests, n_connects; /* HTTP attempts, new connections (sy_s3_counters) */
 } s3_store;
 
 static s3_store *S3(sy_store *s) { return (s3_store *)s; }
@@ -688,6 +690,10 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
         }
         setup_handle(s, r, http.data, hs, errbuf);
         CURLcode rc = perform_nosigpipe(r->h);
+        long nconn = 0;
+        curl_easy_getinfo(r->h, CURLINFO_NUM_CONNECTS, &nconn);
+        atomic_fetch_add(&s->n_requests, 1);
+        if (nconn > 0) atomic_fetch_add(&s->n_connects, (unsigned long)nconn);
         if (!r->status_known) curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
         int retry = 0;
         if (r->sink_st != SHARDY_OK) { /* local failure (disk, memory, upload source): permanent */
@@ -1548,6 +1554,12 @@ shardy_status sy_s3_request_url(sy_store *st_, const char *s3_url, char **out) {
 done:
     sy_buf_free(&b);
     return st;
+}
+
+void sy_s3_counters(sy_store *st_, uint64_t *requests, uint64_t *connections) {
+    int ok = st_ && st_->scheme == SY_SCHEME_S3;
+    if (requests) *requests = ok ? atomic_load(&S3(st_)->n_requests) : 0;
+    if (connections) *connections = ok ? atomic_load(&S3(st_)->n_connects) : 0;
 }
 
 const char *sy_s3_describe(sy_store *s) {

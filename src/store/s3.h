@@ -161,6 +161,9 @@ shardy_status sy_s3_multipart_count(sy_store *s, const char *prefix_url, size_t 
  * e.g. "http://127.0.0.1:9000/bucket/a%20b" or "https://bucket.s3.eu-west-1.amazonaws.com/a%20b".
  * Caller frees *out with sy_free. For tests and diagnostics. */
 shardy_status sy_s3_request_url(sy_store *s, const char *s3_url, char **out) SY_NODISCARD;
+/* HTTP requests sent (attempts, retries included) and new connections opened by this store so far;
+ * fewer connections than requests means connections were reused. */
+void sy_s3_counters(sy_store *s, uint64_t *requests, uint64_t *connections);
 /* Human-readable summary of the resolved configuration, without secrets, e.g.
  * "endpoint http://127.0.0.1:9000 (path-style), region us-east-1, credentials from environment
  * (access key AKIA...)". Returns a pointer valid until the store is closed. */

@@ -815,6 +815,18 @@ static void test_auth(void) {
     if (l.n) CHECK_STR(l.items[0].url, sec);
     sy_list_free(&l);
 
+    /* connections are reused (s3s-fs keeps them alive; moto closes every one) */
+    uint64_t reqs0 = 0, conns0 = 0, reqs = 0, conns = 0;
+    sy_s3_counters(s, &reqs0, &conns0);
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(sy_store_put(s, url, "signed", 6, "text/plain"));
+        CHECK_OK(sy_store_get(s, url, &b));
+    }
+    sy_s3_counters(s, &reqs, &conns);
+    CHECK_EQ_U64(reqs - reqs0, 40);
+    CHECK(conns - conns0 <= 1);
+    if (conns - conns0 > 1) fprintf(stderr, "  %llu connections for 40 requests\n", (unsigned long long)(conns - conns0));
+
     /* a wrong secret: SHARDY_EAUTH, the S3 code, the URL, no secret, nothing written */
     const char *secret = o.secret_access_key;
     char wrong[128];
