@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — the whole test suite, exactly as CI runs it (see .ci/run and README):
-#   1. Debian dependencies (installed if missing)
+#   1. Debian dependencies (installed if missing); the S3 test servers (moto, s3s-fs: installed on
+#      first use under build/, started on loopback, stopped on exit; see tests/s3/servers.sh)
 #   2. optimised build with -Werror, every ctest (C unit/integration tests and CLI tests)
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. ThreadSanitizer build of the threaded tests (reader stress + refresh, builder, store)
@@ -16,6 +17,12 @@ step() { printf '\n=== %s ===\n' "$*"; }
 
 step "dependencies"
 bash scripts/deps.sh --test
+
+step "S3 test servers (moto, s3s-fs)"
+trap 'tests/s3/servers.sh stop >/dev/null 2>&1 || true' EXIT
+S3_ENV=$(tests/s3/servers.sh start) # an assignment, so that a failed start stops the script
+eval "$S3_ENV"
+export SHARDY_REQUIRE_S3=1 # a missing server fails the S3 tests instead of skipping them
 
 step "build (RelWithDebInfo, -Werror) and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

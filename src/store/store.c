@@ -4,8 +4,9 @@
  * Owns: picking a backend for a location (sy_store_open), the argument and URL checks every
  * operation shares (NULL arguments, scheme of the URL against the store's, portable keys for
  * writes), list paging helpers (sy_store_list_all, sy_list_push, sy_list_free) and
- * sy_store_delete_prefix, which is generic: list recursively page by page, delete each object,
- * then let the backend prune (file: empty directories).
+ * sy_store_delete_prefix, which is generic: list recursively page by page, delete each page (with
+ * the backend's batch delete when it has one, else object by object), then let the backend prune
+ * (file: empty directories).
  *
  * Invariants: backends are only called with checked, non-NULL arguments whose URL has the store's
  * scheme, and list backends get an opts with max_keys > 0 and a valid delimiter.
@@ -17,6 +18,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "store/s3.h"
 
 #define LIST_PAGE_DEFAULT 1000
 
@@ -72,7 +74,9 @@ static shardy_status unsupported(const sy_store *s, const char *op, const char *
     return sy_err(SHARDY_EUNSUPPORTED, "%s %s: not supported by the %s:// store", op, url, s->ops->name);
 }
 
-shardy_status sy_store_open(const char *url, sy_store **out) {
+shardy_status sy_store_open(const char *url, sy_store **out) { return sy_store_open_opts(url, NULL, out); }
+
+shardy_status sy_store_open_opts(const char *url, const sy_store_opts *opts, sy_store **out) {
     shardy_status st = SHARDY_OK;
     char *norm = NULL;
     sy_scheme sc = SY_SCHEME_FILE;
@@ -84,9 +88,7 @@ shardy_status sy_store_open(const char *url, sy_store **out) {
     switch (sc) {
     case SY_SCHEME_FILE: st = sy_store_file_open(out); break;
     case SY_SCHEME_MEM: st = sy_store_mem_open(out); break;
-    case SY_SCHEME_S3:
-        st = sy_err(SHARDY_EUNSUPPORTED, "open store %s: s3:// support is not built yet", url);
-        break;
+    case SY_SCHEME_S3: st = sy_store_s3_open(opts ? opts->s3 : NULL, out); break;
     }
 done:
     sy_free(norm);
@@ -251,6 +253,19 @@ shardy_status sy_store_delete(sy_store *s, const char *url) {
     return s->ops->del(s, url);
 }
 
+/* One listed page (<= LIST_PAGE_DEFAULT entries) through the backend's batch delete. */
+static shardy_status del_page(sy_store *s, const sy_list *page, size_t *count) {
+    shardy_status st = SHARDY_OK;
+    size_t done_n = 0;
+    const char **urls = sy_malloc(page->n * sizeof *urls);
+    if (!urls) return sy_err(SHARDY_ENOMEM, "delete_prefix: out of memory");
+    for (size_t i = 0; i < page->n; i++) urls[i] = page->items[i].url;
+    st = s->ops->del_batch(s, urls, page->n, &done_n);
+    *count += done_n;
+    sy_free(urls);
+    return st;
+}
+
 shardy_status sy_store_delete_prefix(sy_store *s, const char *prefix_url, size_t *deleted) {
     shardy_status st = SHARDY_OK;
     sy_list page = {NULL, 0, 0};
@@ -270,10 +285,14 @@ shardy_status sy_store_delete_prefix(sy_store *s, const char *prefix_url, size_t
     for (;;) {
         sy_list_opts o = {0, after, LIST_PAGE_DEFAULT};
         SY_TRY(sy_store_list(s, prefix_url, &o, &page));
-        for (size_t i = 0; i < page.n; i++) {
-            /* Listed URLs are objects of this store, so they skip the write-key check. */
-            SY_TRY(s->ops->del(s, page.items[i].url));
-            count++;
+        /* Listed URLs are objects of this store, so they skip the write-key check. */
+        if (s->ops->del_batch && page.n) {
+            SY_TRY(del_page(s, &page, &count));
+        } else {
+            for (size_t i = 0; i < page.n; i++) {
+                SY_TRY(s->ops->del(s, page.items[i].url));
+                count++;
+            }
         }
         if (!page.truncated || page.n == 0) break;
         sy_free(after);

@@ -34,6 +34,10 @@
  *   - file:// delete removes only the file (never a parent directory); delete_prefix then removes
  *     the directories left empty within the prefix (see sy_store_ops.prune).
  *   - content_type is recorded by backends that have metadata (s3) and ignored by file and mem.
+ *   - s3:// (s3.c, options in s3.h): objects are S3 objects of any bucket; a put of at least
+ *     multipart_threshold bytes is a multipart upload (aborted on failure, never left dangling);
+ *     delete_prefix deletes with DeleteObjects, 1000 keys per request. A missing bucket reads as
+ *     SHARDY_ENOTFOUND and fails writes with SHARDY_ESTORE.
  *   - mem:// is for tests: every sy_store_open("mem://...") / sy_store_mem_open is a new, empty,
  *     independent namespace that lives until close.
  */
@@ -82,6 +86,10 @@ typedef struct sy_store_ops {
      * object under prefix_url was deleted: removes backend leftovers such as the empty directories
      * of file://. Best effort, never fails, never removes anything that still holds an object. */
     void (*prune)(sy_store *s, const char *prefix_url);
+    /* Optional (NULL = sy_store_delete_prefix deletes one by one with del). Deletes n <= 1000 listed
+     * object URLs in as few requests as the backend can (s3: one DeleteObjects); *deleted gets the
+     * number deleted, also on failure. Missing objects count as deleted. */
+    shardy_status (*del_batch)(sy_store *s, const char *const *urls, size_t n, size_t *deleted);
 } sy_store_ops;
 
 /* Backends receive URLs already checked against the store's scheme, non-NULL arguments, and for
@@ -92,9 +100,19 @@ struct sy_store {
     sy_scheme scheme;
 };
 
+/* Options of sy_store_open_opts; backends ignore the parts that are not theirs. */
+typedef struct sy_s3_opts sy_s3_opts; /* store/s3.h */
+typedef struct sy_store_opts {
+    const sy_s3_opts *s3; /* s3:// connection options and credentials; NULL = defaults + environment */
+} sy_store_opts;
+
 /* Opens the backend for url's scheme (a bare path means file://; it is normalised and must be
- * valid, but the store is not rooted there: it serves any URL of its scheme). s3:// returns
- * SHARDY_EUNSUPPORTED for now. Options for S3 come later. Close with sy_store_close. */
+ * valid, but the store is not rooted there: it serves any URL of its scheme; an s3:// store serves
+ * every bucket reachable with its endpoint and credentials). opts may be NULL; the options are
+ * copied, so the caller may free them after the call. Opening never contacts a server: bad
+ * credentials show on the first request (SHARDY_EAUTH). Close with sy_store_close. */
+shardy_status sy_store_open_opts(const char *url, const sy_store_opts *opts, sy_store **out) SY_NODISCARD;
+/* sy_store_open_opts(url, NULL, out): s3:// takes its settings from the environment and AWS files. */
 shardy_status sy_store_open(const char *url, sy_store **out) SY_NODISCARD;
 /* Closes and frees the store; accepts NULL and *s == NULL; sets *s to NULL. */
 void sy_store_close(sy_store **s);
@@ -131,7 +149,7 @@ shardy_status sy_store_delete(sy_store *s, const char *url) SY_NODISCARD;
  * SHARDY_EINVAL. */
 shardy_status sy_store_delete_prefix(sy_store *s, const char *prefix_url, size_t *deleted) SY_NODISCARD;
 
-/* Backend constructors (used by sy_store_open and by tests). */
+/* Backend constructors (used by sy_store_open and by tests); sy_store_s3_open is in store/s3.h. */
 shardy_status sy_store_file_open(sy_store **out) SY_NODISCARD;
 shardy_status sy_store_mem_open(sy_store **out) SY_NODISCARD;
 

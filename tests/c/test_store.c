@@ -1,6 +1,7 @@
 /*
- * test_store.c — the object-store interface (src/store): one behavioural suite run against both
- * file:// and mem:// (same semantics), then file-specific tests (atomicity, OS errors, layout on
+ * test_store.c — the object-store interface (src/store): one behavioural suite run against
+ * file://, mem:// and s3:// (moto from tests/s3/servers.sh; skipped loudly without it; multipart
+ * thresholds lowered so big objects go multipart), then file-specific tests (atomicity, OS errors, layout on
  * disk, directories and symlinks in listings, pruning, streaming from FIFOs, bare paths), mem://
  * namespaces, and allocation-failure injection on both backends.
  */
@@ -16,9 +17,11 @@
 #include "check.h"
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "s3_env.h"
+#include "store/s3.h"
 #include "store/store.h"
 
-enum { BK_FILE, BK_MEM };
+enum { BK_FILE, BK_MEM, BK_S3 };
 
 typedef struct fixture {
     int backend;
@@ -51,7 +54,7 @@ static void fixture_open(fixture *f, int backend, const char *test) {
     char name[256];
     memset(f, 0, sizeof *f);
     f->backend = backend;
-    f->name = backend == BK_FILE ? "file" : "mem";
+    f->name = backend == BK_FILE ? "file" : backend == BK_MEM ? "mem" : "s3";
     snprintf(name, sizeof name, "store-%s-%s-local", f->name, test);
     snprintf(f->local, sizeof f->local, "%s", test_tmpdir(name));
     if (backend == BK_FILE) {
@@ -66,9 +69,18 @@ static void fixture_open(fixture *f, int backend, const char *test) {
         }
         snprintf(f->root, sizeof f->root, "file://%s", f->dir);
         CHECK_OK(sy_store_file_open(&f->s));
-    } else {
+    } else if (backend == BK_MEM) {
         snprintf(f->root, sizeof f->root, "mem://t/%s", test);
         CHECK_OK(sy_store_mem_open(&f->s));
+    } else {
+        sy_s3_opts o;
+        s3_env_opts("S3", &o);
+        o.multipart_threshold = 5ll << 20; /* the 5 MiB + 123 byte object goes multipart */
+        o.part_size = 5ll << 20;
+        o.parallel_parts = 2;
+        snprintf(f->root, sizeof f->root, "s3://%s/%s", s3_env_bucket(), test);
+        CHECK_OK(sy_store_s3_open(&o, &f->s));
+        sy_s3_opts_free(&o);
     }
 }
 
@@ -473,10 +485,14 @@ static void case_delete_prefix(fixture *f) {
     CHECK_EQ_U64(deleted, 0);
 
     /* a prefix with an empty key would wipe the whole store */
-    const char *all = f->backend == BK_FILE ? "file:///" : "mem://t/";
+    char s3_all[128], s3_bucket[128];
+    snprintf(s3_all, sizeof s3_all, "s3://%s/", s3_env_bucket());
+    snprintf(s3_bucket, sizeof s3_bucket, "s3://%s", s3_env_bucket());
+    const char *all = f->backend == BK_FILE ? "file:///" : f->backend == BK_MEM ? "mem://t/" : s3_all;
     CHECK_ST(sy_store_delete_prefix(f->s, all, &deleted), SHARDY_EINVAL);
     CHECK_ERRMSG_HAS(all);
-    CHECK_ST(sy_store_delete_prefix(f->s, f->backend == BK_FILE ? "file://" : "mem://t", NULL),
+    CHECK_ST(sy_store_delete_prefix(f->s, f->backend == BK_FILE ? "file://" : f->backend == BK_MEM ? "mem://t" : s3_bucket,
+                                    NULL),
              SHARDY_EINVAL);
     check_get_str(f, "q/keep", "q/keep");
 }
@@ -564,9 +580,10 @@ static void case_bad_args(fixture *f) {
     }
     /* URLs without a key */
     static const char *const no_key[][3] = {{"file:///", "file://", "file:///"},
-                                            {"mem://t", "mem://t/", "mem://"}};
+                                            {"mem://t", "mem://t/", "mem://"},
+                                            {"s3://b", "s3://b/", "s3://"}};
     for (size_t i = 0; i < 3; i++) {
-        const char *u = no_key[f->backend == BK_FILE ? 0 : 1][i];
+        const char *u = no_key[f->backend][i];
         CHECK_ST(sy_store_put(f->s, u, "v", 1, NULL), SHARDY_EINVAL);
         CHECK_ERRMSG_HAS(u);
     }
@@ -696,6 +713,24 @@ static void run_suite(int backend) {
 static void test_suite_file(void) { run_suite(BK_FILE); }
 static void test_suite_mem(void) { run_suite(BK_MEM); }
 
+static void test_suite_s3(void) {
+    sy_store *s = NULL;
+    sy_s3_opts o;
+    if (!s3_env_ready("S3", "the store suite on s3:// (moto)")) return;
+    s3_env_opts("S3", &o);
+    CHECK_OK(sy_store_s3_open(&o, &s));
+    sy_s3_opts_free(&o);
+    REQUIRE(s != NULL);
+    CHECK_OK(sy_s3_bucket_create(s, s3_env_bucket()));
+    run_suite(BK_S3);
+    size_t uploads = 99;
+    char root[128];
+    snprintf(root, sizeof root, "s3://%s/", s3_env_bucket());
+    CHECK_OK(sy_s3_multipart_count(s, root, &uploads));
+    CHECK_EQ_U64(uploads, 0); /* every multipart upload of the suite was completed */
+    sy_store_close(&s);
+}
+
 /* ============================================================================================ */
 /* file:// specifics                                                                            */
 
@@ -736,13 +771,16 @@ static void test_file_open_paths(void) {
     CHECK_OK(sy_store_open("mem://anything", &s));
     CHECK(s != NULL && s->scheme == SY_SCHEME_MEM);
     sy_store_close(&s);
+    CHECK_OK(sy_store_open("s3://bucket/prefix", &s)); /* opening contacts no server */
+    CHECK(s != NULL && s->scheme == SY_SCHEME_S3);
+    sy_store_close(&s);
 
     static const struct {
         const char *loc;
         shardy_status want;
         const char *msg;
     } bad[] = {
-        {"s3://bucket/prefix", SHARDY_EUNSUPPORTED, "s3:// support is not built yet"},
+        {"s3:///prefix", SHARDY_EINVAL, "s3:// URL has no bucket"},
         {"ftp://host/x", SHARDY_EINVAL, "ftp://host/x"},
         {"file://relative/x", SHARDY_EINVAL, "file://relative/x"},
         {"", SHARDY_EINVAL, "empty location"},
@@ -1161,6 +1199,6 @@ static void run_alloc_failures(int backend) {
 static void test_alloc_failures_file(void) { run_alloc_failures(BK_FILE); }
 static void test_alloc_failures_mem(void) { run_alloc_failures(BK_MEM); }
 
-TEST_MAIN(test_suite_file, test_suite_mem, test_file_open_paths, test_file_os_errors,
+TEST_MAIN(test_suite_file, test_suite_mem, test_suite_s3, test_file_open_paths, test_file_os_errors,
           test_file_write_failure, test_file_put_from_fifo, test_file_list_tree, test_file_prune,
           test_mem_namespaces, test_alloc_failures_file, test_alloc_failures_mem)
