@@ -40,6 +40,7 @@
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/localfs.h"
 #include "core/timeutil.h"
 #include "core/url.h"
 #include "route/key.h"
@@ -186,32 +187,6 @@ done:
     return st;
 }
 
-/* mkdir -p */
-static shardy_status mkdirs(const char *path) {
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n >= sizeof buf) return sy_err(SHARDY_EINVAL, "path too long: %s", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char c = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return sy_err_errno(errno, "cannot create directory", buf);
-        buf[i] = c;
-    }
-    return SHARDY_OK;
-}
-
-static void rm_rf(const char *path) {
-    /* Staging holds only files we created in a fixed, shallow layout. */
-    char cmd[4300];
-    if (!path || !*path || strlen(path) > 4000 || strchr(path, '\'')) return;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0) {
-        /* best effort */
-    }
-}
-
 /* ---- open / add ----------------------------------------------------------------------------------- */
 
 shardy_status shardy_builder_open(const shardy_build_opts *opts, shardy_builder **out) {
@@ -244,7 +219,7 @@ shardy_status shardy_builder_open(const shardy_build_opts *opts, shardy_builder 
         goto done;
     }
     for (uint32_t i = 0; i < b->o.num_dbs; i++) sy_rowbuf_init(&b->bufs[i]);
-    SY_TRY(mkdirs(b->staging));
+    SY_TRY(sy_mkdirs(b->staging));
     SY_TRY(sy_store_open(b->prefix, &b->store));
     if (sy_run_lifecycle_start(&b->lc, b->store, b->prefix, b->o.run_registry_prefix, b->run_id, b->o.writer_type,
                                b->o.shard_prefix, b->o.db_path_template, b->o.heartbeat_seconds) == SHARDY_OK)
@@ -394,7 +369,7 @@ static shardy_status write_one_shard(shardy_builder *b, uint32_t db) {
         st = sy_err(SHARDY_ENOMEM, "out of memory writing shard %u", db);
         goto done;
     }
-    SY_TRY(mkdirs(dir));
+    SY_TRY(sy_mkdirs(dir));
     sy_shard_writer_opts wo = {b->o.page_size, 0};
     SY_TRY(sy_shard_writer_open(local, &wo, &w));
     SY_TRY(sy_rowmerge_open(rb, &m));
@@ -642,7 +617,7 @@ static void fail_build(shardy_builder *b, shardy_status st) {
     b->state = B_FAILED;
     discard_uploads(b);
     if (b->have_lc) sy_run_lifecycle_finish(&b->lc, SY_RUN_FAILED, status_type(st), msg);
-    rm_rf(b->staging);
+    (void)sy_rmtree(b->staging); /* best effort: staging is scratch */
     sy_err(st, "%s", msg); /* keep the original message for the caller */
 }
 
@@ -683,7 +658,7 @@ shardy_status shardy_builder_finish(shardy_builder *b, shardy_build_result **out
     SY_TRY(make_result(b, ref, winners, write_ms, publish_ms, swept, out));
     if (b->have_lc) sy_run_lifecycle_finish(&b->lc, SY_RUN_SUCCEEDED, NULL, NULL);
     b->state = B_FINISHED;
-    rm_rf(b->staging);
+    (void)sy_rmtree(b->staging); /* best effort: staging is scratch */
 done:
     if (st) {
         if (phase == SY_PUBLISH_CURRENT)
@@ -705,7 +680,7 @@ void shardy_builder_close(shardy_builder **pb) {
         fail_build(b, SHARDY_ECLOSED);
     } else if (b->state == B_FAILED) {
         discard_uploads(b);
-        rm_rf(b->staging);
+        (void)sy_rmtree(b->staging); /* best effort: staging is scratch */
     }
     if (b->have_lc) sy_run_lifecycle_free(&b->lc);
     if (b->bufs)

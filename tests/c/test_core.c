@@ -6,6 +6,7 @@
 #include "core/buf.h"
 #include "core/id.h"
 #include "core/json.h"
+#include "core/localfs.h"
 #include "core/timeutil.h"
 #include "core/url.h"
 
@@ -226,5 +227,29 @@ static void test_buf_and_alloc(void) {
     CHECK_STR(shardy_version(), "0.1.0");
 }
 
-TEST_MAIN(test_json_python_style, test_python_float_repr, test_json_parse_errors, test_time, test_url, test_ids,
+static void test_localfs(void) {
+    const char *dir = test_tmpdir("localfs");
+    char p[4200], keep[4200], link[4300], f[4300];
+    snprintf(p, sizeof p, "%s/a/b/c", dir);
+    CHECK_OK(sy_mkdirs(p));
+    CHECK_OK(sy_mkdirs(p)); /* existing is fine */
+    snprintf(f, sizeof f, "%s/file", p);
+    FILE *fp = fopen(f, "w");
+    REQUIRE(fp);
+    fclose(fp);
+    CHECK_ST(sy_mkdirs(f), SHARDY_ENOTFOUND); /* a file in the way: ENOTDIR */
+    CHECK_ERRMSG_HAS(f);
+    /* rmtree removes the tree but does not follow a symlink out of it. */
+    snprintf(keep, sizeof keep, "%s/keep", dir);
+    CHECK_OK(sy_mkdirs(keep));
+    snprintf(link, sizeof link, "%s/a/link", dir);
+    REQUIRE(symlink(keep, link) == 0);
+    snprintf(p, sizeof p, "%s/a", dir);
+    CHECK_OK(sy_rmtree(p));
+    CHECK(access(p, F_OK) != 0);
+    CHECK(access(keep, F_OK) == 0);
+    CHECK_OK(sy_rmtree(p)); /* missing is fine */
+}
+
+TEST_MAIN(test_localfs, test_json_python_style, test_python_float_repr, test_json_parse_errors, test_time, test_url, test_ids,
           test_buf_and_alloc)
