@@ -200,3 +200,15 @@ shardy_status sy_s3_config_resolve(const sy_s3_opts *o, sy_s3_config *out) SY_NO
 void sy_s3_config_free(sy_s3_config *c);
 
 #endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Public-API wiring (open_cfg.c): what shardy_build_opts / shardy_reader_opts carry.
+ * ------------------------------------------------------------------------------------------- */
+/* Builds an sy_s3_opts from a credentials.toml profile (credentials_file NULL = none: environment
+ * and AWS files; profile NULL = "default"; a profile without a file is SHARDY_EINVAL) followed by
+ * n "KEY=VALUE" option strings (sy_s3_opts_parse; the first bad one fails with SHARDY_EINVAL
+ * naming it), then opens url's store with them. The options are validated for every scheme, used
+ * only by s3://. A credentials-file permission warning is discarded (the CLI prints its own). */
+shardy_status sy_store_open_cfg(const char *url, const char *const *s3_options, size_t n_s3_options,
+                                const char *credentials_file, const char *credentials_profile,
+                                sy_store **out) SY_NODISCARD;
