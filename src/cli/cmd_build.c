@@ -167,8 +167,9 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
             fprintf(stderr, "warning: skipped bad row: %s\n", shardy_errmsg());
         }
     }
-    if (shardy_builder_finish(b, &res) != SHARDY_OK) {
-        rc = cli_fail("build failed, nothing new was published: %s", shardy_errmsg());
+    if ((st = shardy_builder_finish(b, &res)) != SHARDY_OK) {
+        rc = cli_fail("build failed, nothing new was published: %s%s", shardy_errmsg(),
+                      st == SHARDY_EAUTH ? " (object store authentication failed: check the credentials)" : "");
         goto done;
     }
     json_object *lib = NULL;

@@ -72,13 +72,13 @@ int main(int argc, char **argv) {
         if (global_value("--current-url", argc, argv, &i, &v)) slot = &ctx.current_url;
         else if (global_value("--ref", argc, argv, &i, &v)) slot = &ctx.ref;
         else if (global_value("--offset", argc, argv, &i, &v)) slot = &ctx.offset;
+        else if (global_value("--credentials", argc, argv, &i, &v)) slot = &ctx.credentials;
         if (slot) {
             if (!v) return cli_usage_error(&ctx, NULL, "Option '%s' requires an argument.", a);
             *slot = v;
             continue;
         }
-        else if (global_value("--credentials", argc, argv, &i, &v)) slot = &ctx.credentials;
-        if (!slot && global_value("--s3-option", argc, argv, &i, &v)) {
+        if (global_value("--s3-option", argc, argv, &i, &v)) {
             if (!v) return cli_usage_error(&ctx, NULL, "Option '--s3-option' requires an argument.");
             if ((rc = cli_s3_add_option(&ctx, v, argc))) goto out;
             continue;
