@@ -164,6 +164,10 @@ shardy_status sy_s3_request_url(sy_store *s, const char *s3_url, char **out) SY_
 /* HTTP requests sent (attempts, retries included) and new connections opened by this store so far;
  * fewer connections than requests means connections were reused. */
 void sy_s3_counters(sy_store *s, uint64_t *requests, uint64_t *connections);
+/* HTTP requests (attempts) sent by every s3:// store of the process so far, by method; for
+ * benchmarks that count the requests a build or a cold read makes (take a difference). */
+enum { SY_S3_GET, SY_S3_PUT, SY_S3_HEAD, SY_S3_POST, SY_S3_DELETE, SY_S3_OTHER, SY_S3_METHOD_N };
+void sy_s3_method_counts(uint64_t out[SY_S3_METHOD_N]);
 /* Human-readable summary of the resolved configuration, without secrets, e.g.
  * "endpoint http://127.0.0.1:9000 (path-style), region us-east-1, credentials from environment
  * (access key AKIA...)". Returns a pointer valid until the store is closed. */
