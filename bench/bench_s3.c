@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shardy.h"
 #include "core/buf.h"
 #include "store/s3.h"
 #include "store/store.h"
@@ -68,6 +69,73 @@ static void run(char *const argv[]) {
     size_t n = 0;
     while (argv[n + 1]) n++;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) die("curl failed for", argv[n]);
+}
+
+static uint64_t method_total(const uint64_t c[SY_S3_METHOD_N]) {
+    uint64_t t = 0;
+    for (int i = 0; i < SY_S3_METHOD_N; i++) t += c[i];
+    return t;
+}
+
+/* Requests of the public API on s3://: PUTs of one 16-shard build (run record, shards, manifest,
+ * _CURRENT), and every request a fresh reader makes up to its first get (pointer, manifest, shard
+ * downloads). Identity through a 0600 credentials.toml in dir, endpoint through s3_options. */
+static void request_counts(const char *dir, const char *bucket, const char *endpoint, const char *key,
+                           const char *secret) {
+    char cred[256], ep[512], prefix[256], cache[256];
+    snprintf(cred, sizeof cred, "%s/credentials.toml", dir);
+    FILE *fp = fopen(cred, "w");
+    if (!fp) die("credentials file", strerror(errno));
+    fprintf(fp, "[default]\naccess_key_id = \"%s\"\nsecret_access_key = \"%s\"\n", key, secret);
+    fclose(fp);
+    chmod(cred, 0600);
+    snprintf(ep, sizeof ep, "endpoint_url=%s", endpoint);
+    const char *s3o[] = {ep, "region_name=us-east-1"};
+    snprintf(prefix, sizeof prefix, "s3://%s/snap", bucket);
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+
+    uint64_t c0[SY_S3_METHOD_N], c1[SY_S3_METHOD_N], c2[SY_S3_METHOD_N];
+    shardy_build_opts bo;
+    shardy_build_opts_init(&bo);
+    bo.prefix = prefix;
+    bo.num_dbs = 16;
+    bo.s3_options = s3o;
+    bo.n_s3_options = 2;
+    bo.credentials_file = cred;
+    bo.local_dir = dir;
+    shardy_builder *b = NULL;
+    shardy_build_result *res = NULL;
+    sy_s3_method_counts(c0);
+    if (shardy_builder_open(&bo, &b)) die("builder", shardy_errmsg());
+    for (int64_t i = 0; i < 100000; i++) {
+        shardy_key k = shardy_key_int(i);
+        if (shardy_builder_add(b, &k, "value", 5)) die("add", shardy_errmsg());
+    }
+    if (shardy_builder_finish(b, &res)) die("build", shardy_errmsg());
+    shardy_build_result_free(&res);
+    shardy_builder_close(&b);
+    sy_s3_method_counts(c1);
+
+    shardy_reader_opts ro;
+    shardy_reader_opts_init(&ro);
+    ro.current_url = prefix;
+    ro.s3_options = s3o;
+    ro.n_s3_options = 2;
+    ro.credentials_file = cred;
+    ro.local_root = cache;
+    shardy_reader *r = NULL;
+    if (shardy_reader_open(&ro, &r)) die("reader", shardy_errmsg());
+    char v[16];
+    size_t vl = 0;
+    int found = 0;
+    shardy_key k = shardy_key_int(4242);
+    if (shardy_reader_get(r, &k, v, sizeof v, &vl, &found) || !found) die("get", "key 4242 not found");
+    sy_s3_method_counts(c2);
+    shardy_reader_close(&r);
+    printf("puts_per_build=%llu\n", (unsigned long long)(c1[SY_S3_PUT] - c0[SY_S3_PUT]));
+    printf("requests_per_build=%llu\n", (unsigned long long)(method_total(c1) - method_total(c0)));
+    printf("gets_per_cold_get=%llu\n", (unsigned long long)(method_total(c2) - method_total(c1)));
+    unlink(cred);
 }
 
 int main(int argc, char **argv) {
@@ -198,7 +266,10 @@ int main(int argc, char **argv) {
         if (sy_store_get(s, url, &b) || b.len != len || memcmp(b.data, data[i], len) != 0)
             die("verify", "object uploaded by curl differs");
     }
+    request_counts(dir, bucket, endpoint, key, secret);
     size_t deleted = 0;
+    snprintf(url, sizeof url, "s3://%s/snap/", bucket);
+    if (sy_store_delete_prefix(s, url, &deleted)) die("cleanup", shardy_errmsg());
     snprintf(url, sizeof url, "s3://%s/curl/", bucket);
     if (sy_store_delete_prefix(s, url, &deleted)) die("cleanup", shardy_errmsg());
     snprintf(url, sizeof url, "s3://%s/ours/", bucket);

@@ -189,6 +189,17 @@ typedef struct shardy_build_opts {
     int page_size;                    /* SQLite page size 4096..65536; 0 → 4096; -1 → auto (spec §7.4) */
     int progress;                     /* 1 → progress lines on stderr while building */
     int heartbeat_seconds;            /* run-record heartbeat interval; 0 → 60 */
+    /* Object-store connection settings (used by s3:// only; validated for every scheme). Defaults
+     * (all NULL/0): environment and AWS shared files, see README "S3". s3_options are "KEY=VALUE"
+     * strings as for the CLI's --s3-option (endpoint_url, region_name, addressing_style, verify_ssl,
+     * connect_timeout, read_timeout, max_attempts, multipart_*, retry_*; identity keys refused);
+     * a bad one → SHARDY_EINVAL naming it. credentials_file: a shardyfusion credentials.toml whose
+     * profile credentials_profile (NULL → "default") is loaded first, the options then override
+     * it; a profile without a file is SHARDY_EINVAL. Borrowed: only read while opening. */
+    const char *const *s3_options;
+    size_t n_s3_options;
+    const char *credentials_file;
+    const char *credentials_profile;
 } shardy_build_opts;
 
 /* Fills o with the defaults above (all pointers NULL). Always call it before setting fields. */
@@ -253,6 +264,18 @@ typedef struct shardy_reader_opts {
     int offset;                /* pin to the N-th newest manifest (0 = newest); -1 = not pinned */
     const char *local_root;    /* cache dir for shards of remote stores; NULL → $TMPDIR/shardyfusion */
     int max_fallback_attempts; /* cold-start fallback depth on a corrupt manifest; default 3 */
+    /* Object-store connection settings (used by s3:// only; validated for every scheme). Defaults
+     * (all NULL/0): environment and AWS shared files, see README "S3". s3_options are "KEY=VALUE"
+     * strings as for the CLI's --s3-option (endpoint_url, region_name, addressing_style, verify_ssl,
+     * connect_timeout, read_timeout, max_attempts, multipart_*, retry_*; identity keys refused);
+     * a bad one → SHARDY_EINVAL naming it. credentials_file: a shardyfusion credentials.toml whose
+     * profile credentials_profile (NULL → "default") is loaded first, the options then override
+     * it; a profile without a file is SHARDY_EINVAL. Borrowed: only read while opening (the
+     * reader keeps its own store for refreshes and shard downloads). */
+    const char *const *s3_options;
+    size_t n_s3_options;
+    const char *credentials_file;
+    const char *credentials_profile;
 } shardy_reader_opts;
 
 /* Sets the defaults: everything NULL, offset -1, max_fallback_attempts 3. */
@@ -355,6 +378,10 @@ typedef struct shardy_manifest_entry {
     int64_t published_us; /* timestamp of the manifest directory, µs since the epoch (UTC) */
 } shardy_manifest_entry;
 SHARDY_API shardy_status shardy_history(const char *current_url, size_t limit, shardy_manifest_entry **out, size_t *n);
+/* Same, with the store settings of o (o->current_url, s3_options, credentials_file/profile; the
+ * other fields are ignored). shardy_history(url, ...) = this with shardy_reader_opts_init defaults. */
+SHARDY_API shardy_status shardy_history_opts(const shardy_reader_opts *o, size_t limit, shardy_manifest_entry **out,
+                                             size_t *n);
 SHARDY_API void shardy_manifest_entries_free(shardy_manifest_entry **e, size_t n);
 
 #ifdef __cplusplus

@@ -26,6 +26,12 @@ typedef struct cli_ctx {
     const char *ref;         /* --ref */
     const char *offset;      /* --offset text */
     cli_venc value_encoding; /* --value-encoding */
+    /* S3 settings (§7.1, §8.2; s3opts.c), applied to every command that opens a store. */
+    const char **s3_options;  /* --s3-option KEY=VALUE, in order (checked when parsed) */
+    size_t n_s3_options;
+    const char *credentials;  /* --credentials PATH */
+    char *credentials_file;   /* resolved by cli_s3_setup (§7.2 search order); NULL = ambient */
+    int s3_ready;
 } cli_ctx;
 
 /* One option of a subcommand. has_arg: 0 flag, 1 takes a value. Repeated values are collected. */
@@ -80,6 +86,17 @@ int cli_parse_int_key(const char *text, shardy_key *out);
 
 /* Decodes hex text (even length, [0-9a-fA-F], optional 0x prefix) into a malloc'd buffer. */
 int cli_parse_hex(const char *text, unsigned char **out, size_t *len);
+
+/* --s3-option / --credentials (s3opts.c). cli_s3_add_option checks one --s3-option (usage error
+ * "--s3-option must be KEY=VALUE, got: '...'" or the coercion error; returns CLI_OK/CLI_USAGE).
+ * cli_s3_setup resolves and loads the credentials file once (lazily: only commands that open a
+ * store call it), printing its permission warning on stderr; CLI_FAIL on a missing/bad file.
+ * cli_s3_reader_opts / cli_s3_build_opts copy the settings into the library's option structs. */
+int cli_s3_add_option(cli_ctx *ctx, const char *arg, int argc);
+int cli_s3_setup(cli_ctx *ctx);
+void cli_s3_reader_opts(const cli_ctx *ctx, shardy_reader_opts *o);
+void cli_s3_build_opts(const cli_ctx *ctx, shardy_build_opts *o);
+void cli_s3_free(cli_ctx *ctx);
 
 extern const cli_cmd cli_cmd_hash;
 extern const cli_cmd cli_cmd_build;

@@ -127,6 +127,8 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
         rc = cli_fail("%s", shardy_errmsg());
         goto done;
     }
+    if ((rc = cli_s3_setup(ctx))) goto done;
+    cli_s3_build_opts(ctx, &a->bo);
     if (shardy_builder_open(&a->bo, &b) != SHARDY_OK) {
         rc = cli_fail("%s", shardy_errmsg());
         goto done;
@@ -165,8 +167,9 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
             fprintf(stderr, "warning: skipped bad row: %s\n", shardy_errmsg());
         }
     }
-    if (shardy_builder_finish(b, &res) != SHARDY_OK) {
-        rc = cli_fail("build failed, nothing new was published: %s", shardy_errmsg());
+    if ((st = shardy_builder_finish(b, &res)) != SHARDY_OK) {
+        rc = cli_fail("build failed, nothing new was published: %s%s", shardy_errmsg(),
+                      st == SHARDY_EAUTH ? " (object store authentication failed: check the credentials)" : "");
         goto done;
     }
     json_object *lib = NULL;
@@ -211,7 +214,7 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
         [O_VALUE_JSON] = {"value-json-cols", 1, "Value = compact sorted JSON of these columns (A,B,..).", 0, NULL, NULL, 0},
         [O_NUM_DBS] = {"num-dbs", 1, "Number of shards.", 0, NULL, NULL, 0},
         [O_MAX_KEYS] = {"max-keys-per-shard", 1, "Derive num-dbs = ceil(rows / N) (counts the input first).", 0, NULL, NULL, 0},
-        [O_PREFIX] = {"prefix", 1, "Snapshot location: local path or file:// URL. Required.", 0, NULL, NULL, 0},
+        [O_PREFIX] = {"prefix", 1, "Snapshot location: local path, file:// or s3://bucket/prefix URL. Required.", 0, NULL, NULL, 0},
         [O_KEY_TYPE] = {"key-type", 1, "int, str or bytes (hex text). Default: int for u64be/u32be, else str.", 0, NULL, NULL, 0},
         [O_KEY_ENC] = {"key-encoding", 1, "u64be (default for int keys), u32be, utf8 (default for str/bytes), raw.", 0, NULL, NULL, 0},
         [O_BATCH] = {"batch-size", 1, "Rows per write batch / rate-limit unit (default 50000).", 0, NULL, NULL, 0},

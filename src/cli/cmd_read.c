@@ -55,9 +55,10 @@ static int open_reader(cli_ctx *ctx, const cli_cmd *cmd, shardy_reader **out) {
     shardy_reader_opts o;
     int rc = require_url(ctx, &url);
     *out = NULL;
-    if (rc) return rc;
+    if (rc || (rc = cli_s3_setup(ctx))) return rc;
     shardy_reader_opts_init(&o);
     o.current_url = url;
+    cli_s3_reader_opts(ctx, &o);
     o.ref = ctx->ref;
     if (ctx->offset) {
         long off = 0;
@@ -65,7 +66,7 @@ static int open_reader(cli_ctx *ctx, const cli_cmd *cmd, shardy_reader **out) {
         if ((rc = parse_count(ctx, cmd, "--offset", ctx->offset, &off))) return rc;
         if (off < 0) return cli_usage_error(ctx, cmd, "--offset must be >= 0");
         if (off > 1000000) return cli_fail("Offset %ld out of range", off);
-        if (shardy_history(url, (size_t)off + 1, &e, &n) != SHARDY_OK) return cli_fail("%s", shardy_errmsg());
+        if (shardy_history_opts(&o, (size_t)off + 1, &e, &n) != SHARDY_OK) return cli_fail("%s", shardy_errmsg());
         if (n <= (size_t)off) {
             shardy_manifest_entries_free(&e, n);
             return cli_fail("Offset %ld out of range (only %zu manifests available)", off, n);
@@ -480,8 +481,12 @@ static int run_history(cli_ctx *ctx, int argc, char **argv) {
         rc = cli_usage_error(ctx, &cli_cmd_history, "--limit must be >= 0");
         goto done;
     }
-    if ((rc = require_url(ctx, &url))) goto done;
-    if (limit > 0 && shardy_history(url, (size_t)limit, &e, &n) != SHARDY_OK) {
+    if ((rc = require_url(ctx, &url)) || (rc = cli_s3_setup(ctx))) goto done;
+    shardy_reader_opts ho;
+    shardy_reader_opts_init(&ho);
+    ho.current_url = url;
+    cli_s3_reader_opts(ctx, &ho);
+    if (limit > 0 && shardy_history_opts(&ho, (size_t)limit, &e, &n) != SHARDY_OK) {
         rc = cli_emit_error(ctx, "history", shardy_errmsg(), NULL);
         goto done;
     }

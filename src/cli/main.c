@@ -16,6 +16,8 @@ static void print_main_help(const cli_ctx *ctx) {
            "  --current-url URL                        _CURRENT URL or snapshot prefix (default $SHARDY_CURRENT).\n"
            "  --ref REF                                Pin reads to this manifest URL.\n"
            "  --offset N                               Pin reads to the N-th newest manifest (0 = newest).\n"
+           "  --s3-option KEY=VALUE                    S3 connection option, repeatable (e.g. endpoint_url=URL).\n"
+           "  --credentials PATH                       credentials.toml (default $SHARDY_CREDENTIALS, search).\n"
            "  --output-format [json|jsonl|table|text]  Result format (default jsonl).\n"
            "  --value-encoding [base64|utf8|hex]       How values are printed (default base64).\n"
            "  --version                                Show the version and exit.\n"
@@ -58,17 +60,27 @@ static int global_value(const char *name, int argc, char **argv, int *i, const c
 }
 
 int main(int argc, char **argv) {
-    cli_ctx ctx = {CLI_FMT_JSONL, "shardy", NULL, NULL, NULL, CLI_VENC_BASE64};
-    int i = 1;
+    cli_ctx ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.format = CLI_FMT_JSONL;
+    ctx.prog = "shardy";
+    ctx.value_encoding = CLI_VENC_BASE64;
+    int i = 1, rc = CLI_OK;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i], *v = NULL;
         const char **slot = NULL;
         if (global_value("--current-url", argc, argv, &i, &v)) slot = &ctx.current_url;
         else if (global_value("--ref", argc, argv, &i, &v)) slot = &ctx.ref;
         else if (global_value("--offset", argc, argv, &i, &v)) slot = &ctx.offset;
+        else if (global_value("--credentials", argc, argv, &i, &v)) slot = &ctx.credentials;
         if (slot) {
             if (!v) return cli_usage_error(&ctx, NULL, "Option '%s' requires an argument.", a);
             *slot = v;
+            continue;
+        }
+        if (global_value("--s3-option", argc, argv, &i, &v)) {
+            if (!v) return cli_usage_error(&ctx, NULL, "Option '--s3-option' requires an argument.");
+            if ((rc = cli_s3_add_option(&ctx, v, argc))) goto out;
             continue;
         }
         if (global_value("--value-encoding", argc, argv, &i, &v)) {
@@ -104,6 +116,12 @@ int main(int argc, char **argv) {
         return CLI_OK;
     }
     for (size_t c = 0; c < NCOMMANDS; c++)
-        if (!strcmp(argv[i], COMMANDS[c]->name)) return COMMANDS[c]->run(&ctx, argc - i, argv + i);
-    return cli_usage_error(&ctx, NULL, "No such command '%s'.", argv[i]);
+        if (!strcmp(argv[i], COMMANDS[c]->name)) {
+            rc = COMMANDS[c]->run(&ctx, argc - i, argv + i);
+            goto out;
+        }
+    rc = cli_usage_error(&ctx, NULL, "No such command '%s'.", argv[i]);
+out:
+    cli_s3_free(&ctx);
+    return rc;
 }

@@ -16,6 +16,7 @@
 #include "core/alloc.h"
 #include "read/read.h"
 #include "snapshot/layout.h"
+#include "store/s3.h"
 
 typedef struct hist_item {
     shardy_manifest_entry e;
@@ -120,15 +121,25 @@ done:
 }
 
 shardy_status shardy_history(const char *current_url, size_t limit, shardy_manifest_entry **out, size_t *n) {
+    shardy_reader_opts o;
+    shardy_reader_opts_init(&o);
+    o.current_url = current_url;
+    return shardy_history_opts(&o, limit, out, n);
+}
+
+shardy_status shardy_history_opts(const shardy_reader_opts *o, size_t limit, shardy_manifest_entry **out,
+                                  size_t *n) {
     shardy_status st = SHARDY_OK;
     sy_store *store = NULL;
     char *url = NULL;
+    const char *current_url = o ? o->current_url : NULL;
     if (!out || !n) return sy_err(SHARDY_EINVAL, "shardy_history: NULL output pointer");
     *out = NULL;
     *n = 0;
     if (!current_url) return sy_err(SHARDY_EINVAL, "shardy_history: current_url is NULL");
     SY_TRY(sy_url_normalize(current_url, &url));
-    SY_TRY(sy_store_open(url, &store));
+    SY_TRY(sy_store_open_cfg(url, o->s3_options, o->n_s3_options, o->credentials_file, o->credentials_profile,
+                             &store));
     SY_TRY(sy_history_store(store, url, limit, out, n));
 done:
     sy_store_close(&store);

@@ -36,6 +36,7 @@
 #include "core/url.h"
 #include "read/read.h"
 #include "snapshot/current.h"
+#include "store/s3.h"
 
 /* ---- state acquisition (grace periods) ------------------------------------------------------ */
 
@@ -217,7 +218,8 @@ shardy_status sy_reader_open_store(const shardy_reader_opts *o, sy_store *store,
     if (store) {
         r->store = store;
     } else {
-        SY_TRY(sy_store_open(url, &r->store));
+        SY_TRY(sy_store_open_cfg(url, o->s3_options, o->n_s3_options, o->credentials_file, o->credentials_profile,
+                                 &r->store));
         r->own_store = 1;
     }
     SY_TRY(sy_read_locate(r->store, url, &loc, &pointer, &found));

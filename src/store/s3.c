@@ -641,6 +641,19 @@ static void collect_headers(s3_req *r) {
 /* curl_easy_perform with SIGPIPE blocked in this thread (a peer closing a TLS connection must not
  * kill the process; CURLOPT_NOSIGNAL stops curl from handling that itself). A SIGPIPE raised
  * meanwhile is consumed before the thread's mask is restored. */
+/* Process-wide request counts by HTTP method (sy_s3_method_counts), for benchmarks. */
+static atomic_ulong g_method_counts[SY_S3_METHOD_N];
+
+static void count_method(const char *m) {
+    int i = !strcmp(m, "GET") ? SY_S3_GET : !strcmp(m, "PUT") ? SY_S3_PUT : !strcmp(m, "HEAD") ? SY_S3_HEAD
+          : !strcmp(m, "POST") ? SY_S3_POST : !strcmp(m, "DELETE") ? SY_S3_DELETE : SY_S3_OTHER;
+    atomic_fetch_add(&g_method_counts[i], 1);
+}
+
+void sy_s3_method_counts(uint64_t out[SY_S3_METHOD_N]) {
+    for (int i = 0; i < SY_S3_METHOD_N; i++) out[i] = atomic_load(&g_method_counts[i]);
+}
+
 static CURLcode perform_nosigpipe(CURL *h) {
     sigset_t pipe_set, old;
     sigemptyset(&pipe_set);
@@ -693,6 +706,7 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
         long nconn = 0;
         curl_easy_getinfo(r->h, CURLINFO_NUM_CONNECTS, &nconn);
         atomic_fetch_add(&s->n_requests, 1);
+        count_method(r->method);
         if (nconn > 0) atomic_fetch_add(&s->n_connects, (unsigned long)nconn);
         if (!r->status_known) curl_easy_getinfo(r->h, CURLINFO_RESPONSE_CODE, &r->status);
         int retry = 0;

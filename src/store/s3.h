@@ -164,6 +164,10 @@ shardy_status sy_s3_request_url(sy_store *s, const char *s3_url, char **out) SY_
 /* HTTP requests sent (attempts, retries included) and new connections opened by this store so far;
  * fewer connections than requests means connections were reused. */
 void sy_s3_counters(sy_store *s, uint64_t *requests, uint64_t *connections);
+/* HTTP requests (attempts) sent by every s3:// store of the process so far, by method; for
+ * benchmarks that count the requests a build or a cold read makes (take a difference). */
+enum { SY_S3_GET, SY_S3_PUT, SY_S3_HEAD, SY_S3_POST, SY_S3_DELETE, SY_S3_OTHER, SY_S3_METHOD_N };
+void sy_s3_method_counts(uint64_t out[SY_S3_METHOD_N]);
 /* Human-readable summary of the resolved configuration, without secrets, e.g.
  * "endpoint http://127.0.0.1:9000 (path-style), region us-east-1, credentials from environment
  * (access key AKIA...)". Returns a pointer valid until the store is closed. */
@@ -200,3 +204,15 @@ shardy_status sy_s3_config_resolve(const sy_s3_opts *o, sy_s3_config *out) SY_NO
 void sy_s3_config_free(sy_s3_config *c);
 
 #endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Public-API wiring (open_cfg.c): what shardy_build_opts / shardy_reader_opts carry.
+ * ------------------------------------------------------------------------------------------- */
+/* Builds an sy_s3_opts from a credentials.toml profile (credentials_file NULL = none: environment
+ * and AWS files; profile NULL = "default"; a profile without a file is SHARDY_EINVAL) followed by
+ * n "KEY=VALUE" option strings (sy_s3_opts_parse; the first bad one fails with SHARDY_EINVAL
+ * naming it), then opens url's store with them. The options are validated for every scheme, used
+ * only by s3://. A credentials-file permission warning is discarded (the CLI prints its own). */
+shardy_status sy_store_open_cfg(const char *url, const char *const *s3_options, size_t n_s3_options,
+                                const char *credentials_file, const char *credentials_profile,
+                                sy_store **out) SY_NODISCARD;

@@ -48,6 +48,7 @@
 #include "snapshot/layout.h"
 #include "snapshot/manifest.h"
 #include "snapshot/publish.h"
+#include "store/s3.h"
 #include "store/store.h"
 #include "write/attempt.h"
 #include "write/ratelimit.h"
@@ -138,6 +139,9 @@ static shardy_status copy_opts(const shardy_build_opts *in, shardy_build_opts *o
     *o = *in;
     o->prefix = o->key_col = o->run_id = o->shard_prefix = o->db_path_template = NULL;
     o->run_registry_prefix = o->local_dir = o->custom_json = o->writer_type = NULL;
+    o->s3_options = NULL; /* S3 settings are borrowed: used once, by shardy_builder_open */
+    o->n_s3_options = 0;
+    o->credentials_file = o->credentials_profile = NULL;
     const char *tmp = getenv("TMPDIR");
     char deflocal[4096];
     snprintf(deflocal, sizeof deflocal, "%s/shardyfusion", tmp && *tmp ? tmp : "/tmp");
@@ -220,7 +224,8 @@ shardy_status shardy_builder_open(const shardy_build_opts *opts, shardy_builder 
     }
     for (uint32_t i = 0; i < b->o.num_dbs; i++) sy_rowbuf_init(&b->bufs[i]);
     SY_TRY(sy_mkdirs(b->staging));
-    SY_TRY(sy_store_open(b->prefix, &b->store));
+    SY_TRY(sy_store_open_cfg(b->prefix, opts->s3_options, opts->n_s3_options, opts->credentials_file,
+                             opts->credentials_profile, &b->store));
     if (sy_run_lifecycle_start(&b->lc, b->store, b->prefix, b->o.run_registry_prefix, b->run_id, b->o.writer_type,
                                b->o.shard_prefix, b->o.db_path_template, b->o.heartbeat_seconds) == SHARDY_OK)
         b->have_lc = 1;
