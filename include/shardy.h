@@ -200,6 +200,13 @@ typedef struct shardy_build_opts {
     size_t n_s3_options;
     const char *credentials_file;
     const char *credentials_profile;
+    /* CEL routing (see "CEL routing" below); all NULL/0 = HASH routing. */
+    const char *cel_expr;                   /* non-NULL: CEL sharding with this expression */
+    const char *const *cel_columns;         /* "name:type", type int|uint|double|string|bytes|bool */
+    size_t n_cel_columns;
+    const char *const *routing_values;      /* non-NULL (even with n 0): categorical mode, as text */
+    size_t n_routing_values;
+    int routing_values_are_ints;            /* 1: routing_values are decimal integers */
 } shardy_build_opts;
 
 /* Fills o with the defaults above (all pointers NULL). Always call it before setting fields. */
@@ -219,6 +226,51 @@ SHARDY_API shardy_status shardy_builder_add(shardy_builder *b, const shardy_key 
 /* Adds one row to an explicit shard (routing done by the caller, e.g. CEL). db_id < num_dbs. */
 SHARDY_API shardy_status shardy_builder_add_routed(shardy_builder *b, uint32_t db_id, const shardy_key *key,
                                                    const void *value, size_t value_len);
+
+/* ---- CEL routing (spec cel.md §1.6–1.11; DESIGN §3 "Routing") --------------------------------
+ * Set o.cel_expr and o.cel_columns to route rows by a CEL expression instead of HASH:
+ *   - direct mode (routing_values NULL): the result (int/uint) is the db_id, no modulo. num_dbs is
+ *     discovered from the data (o.num_dbs is ignored): at finish the ids seen must be exactly
+ *     0..max ("non-consecutive" → SHARDY_EROUTE); no rows → num_dbs 1. Negative ids and ids
+ *     ≥ 1,000,000 are refused per row.
+ *   - categorical mode (routing_values non-NULL): token position in routing_values is the db_id,
+ *     num_dbs = max(1, n). Values are strings, or integers when routing_values_are_ints. Inferred
+ *     routing values need a first pass over the data: collect the distinct tokens, sort them
+ *     (integers numerically, strings by UTF-8 bytes) and pass them here (`shardy build
+ *     --infer-routing-values` does exactly that).
+ * Per row: the variable `key` binds to the row key when no argument named `key` is given
+ * (DESIGN §3), so shardy_builder_add works when the expression reads only `key`. Evaluation
+ * errors, wrong result kinds, out-of-range ids and unknown categorical tokens return
+ * SHARDY_EROUTE (the row is not added; the builder stays usable). An expression that does not
+ * compile or type-check fails shardy_builder_open with SHARDY_EINVAL, a caret and a fix hint.
+ * ------------------------------------------------------------------------------------------- */
+typedef enum shardy_cel_type {
+    SHARDY_CEL_UNSET = 0, /* not bound: reading it is an evaluation error */
+    SHARDY_CEL_NULL,
+    SHARDY_CEL_BOOL,      /* b */
+    SHARDY_CEL_INT,       /* i */
+    SHARDY_CEL_UINT,      /* u */
+    SHARDY_CEL_DOUBLE,    /* d */
+    SHARDY_CEL_STRING,    /* data/len, UTF-8 */
+    SHARDY_CEL_BYTES      /* data/len */
+} shardy_cel_type;
+
+typedef struct shardy_cel_arg {
+    const char *name;     /* column name; NULL → positional: args[i] binds cel_columns[i] */
+    shardy_cel_type type;
+    int b;
+    int64_t i;
+    uint64_t u;
+    double d;
+    const void *data;     /* borrowed for the call */
+    size_t len;
+} shardy_cel_arg;
+
+/* Adds one row routed by the CEL expression with args[0..nargs) bound to the columns (names that
+ * are not columns → SHARDY_EINVAL). Key and value are copied. No allocation per row beyond the
+ * row buffer. SHARDY_EINVAL on a builder without cel_expr. */
+SHARDY_API shardy_status shardy_builder_add_cel(shardy_builder *b, const shardy_key *key, const shardy_cel_arg *args,
+                                                size_t nargs, const void *value, size_t value_len);
 
 /* Writes every shard, publishes manifest then _CURRENT, sweeps non-winning attempts, marks the run
  * record succeeded. On failure nothing is published (or, if only _CURRENT failed, the manifest
@@ -290,7 +342,8 @@ SHARDY_API void shardy_reader_opts_init(shardy_reader_opts *o);
  *   A manifest that does not parse (SHARDY_EFORMAT / SHARDY_EVERSION) on an unpinned reader makes
  *     the reader try up to max_fallback_attempts older published manifests, newest first; none
  *     usable → SHARDY_EFORMAT "No valid manifest found after fallback ...". Pinned readers never
- *     fall back. CEL-routed snapshots → SHARDY_EUNSUPPORTED. Every non-empty shard is opened here
+ *     fall back. CEL snapshots are routed as described at shardy_reader_get_ctx. Every non-empty
+ *     shard is opened here
  *     (file:// in place; other stores are downloaded to local_root), so a missing or corrupt
  *     shard fails the open. */
 SHARDY_API shardy_status shardy_reader_open(const shardy_reader_opts *o, shardy_reader **out);
@@ -333,6 +386,27 @@ SHARDY_API shardy_status shardy_reader_refresh(shardy_reader *r, int *changed);
 
 /* Shard a key routes to in the current snapshot (no lookup). */
 SHARDY_API shardy_status shardy_reader_route(shardy_reader *r, const shardy_key *key, uint32_t *db_id);
+
+/* Routing context for CEL snapshots: names[i] = values[i], each text converted by the manifest's
+ * declared column type (int/uint strict decimal, double, bool true/false, string as is, bytes as
+ * UTF-8 or "hex:..."). Only the context is evaluated: when the expression reads `key`, put it in
+ * the context too. Names that are not columns are ignored. */
+typedef struct shardy_routing_ctx {
+    const char *const *names;
+    const char *const *values;
+    size_t n;
+} shardy_routing_ctx;
+
+/* CEL snapshots without a context: lookups bind the lookup key to the variable `key`; an
+ * expression that reads other columns fails with SHARDY_EROUTE asking for a routing context. An
+ * unknown categorical token is a miss in get/multi_get and SHARDY_EROUTE in route.
+ * The _ctx variants evaluate ctx once and look every key up in that shard (SHARDY_EINVAL on a HASH
+ * snapshot); evaluation errors → SHARDY_EROUTE with the reason; unknown token → every key misses. */
+SHARDY_API shardy_status shardy_reader_get_ctx(shardy_reader *r, const shardy_key *key, const shardy_routing_ctx *ctx,
+                                               void **val, size_t *vlen, int *found);
+SHARDY_API shardy_status shardy_reader_multi_get_ctx(shardy_reader *r, const shardy_key *keys, size_t n,
+                                                     const shardy_routing_ctx *ctx, shardy_values **out);
+SHARDY_API shardy_status shardy_reader_route_ctx(shardy_reader *r, const shardy_routing_ctx *ctx, uint32_t *db_id);
 
 typedef struct shardy_snapshot_info {
     char *run_id;

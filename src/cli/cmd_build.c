@@ -8,7 +8,10 @@
 
 #include "cli/cli.h"
 #include "core/json.h"
+#include "cel/cel.h"
+#include "core/alloc.h"
 #include "write/input.h"
+#include "write/wcel.h"
 
 static volatile sig_atomic_t interrupted;
 
@@ -20,7 +23,7 @@ static void on_signal(int sig) {
 enum {
     O_INPUT, O_FORMAT, O_KEY_COL, O_VALUE_COL, O_VALUE_JSON, O_NUM_DBS, O_MAX_KEYS, O_PREFIX, O_KEY_TYPE,
     O_KEY_ENC, O_BATCH, O_THREADS, O_MAX_WPS, O_MAX_BPS, O_RUN_ID, O_MEM, O_SKIP_BAD, O_PROGRESS, O_LOCAL_DIR,
-    O_PAGE_SIZE, O_CUSTOM, O_COUNT
+    O_PAGE_SIZE, O_CUSTOM, O_CEL_EXPR, O_CEL_COLUMN, O_ROUTING_VALUES, O_INFER, O_COUNT
 };
 
 /* Parses a size with an optional K/M/G (powers of 1024) suffix. */
@@ -104,13 +107,145 @@ static int count_rows(const char *path, const sy_input_opts *io, uint64_t *rows)
     return r < 0 ? cli_fail("%s", shardy_errmsg()) : CLI_OK;
 }
 
+/* Binds the CEL columns of router r from the current row: JSON numbers/bools as they are, text
+ * (CSV fields, JSON strings) converted by the declared type; a `key` column absent from the row
+ * binds the row key (DESIGN §3). owned[i] gets memory to free after the row. -1: bad row
+ * (SHARDY_EFORMAT, "<file>:<line>: ..."). */
+static int fill_cel(const sy_cel_router *r, sy_cel_value *args, char **owned, sy_input *in, const char *fname,
+                    const shardy_key *key, shardy_status *st) {
+    size_t nv = sy_cel_router_nvars(r);
+    for (size_t i = 0; i < nv; i++) {
+        const char *name = sy_cel_router_var_name(r, i);
+        sy_cel_kind kind = sy_cel_router_var_kind(r, i);
+        json_object *jv = NULL;
+        const char *text = NULL;
+        size_t len = 0;
+        shardy_status cs = SHARDY_OK;
+        if (!sy_input_field(in, name, &jv, &text, &len)) {
+            if (!strcmp(name, "key")) cs = sy_cel_value_from_key(key, kind, &args[i]);
+            if (cs) goto bad;
+            continue;
+        }
+        if (!text && !jv) {
+            args[i] = sy_cel_null();
+            continue;
+        }
+        if (jv) {
+            switch (json_object_get_type(jv)) {
+            case json_type_int:
+                args[i] = sy_json_int_is_u64(jv) ? sy_cel_uint(json_object_get_uint64(jv))
+                                                 : sy_cel_int(json_object_get_int64(jv));
+                if (kind == SY_CEL_UINT && args[i].kind == SY_CEL_INT && args[i].v.i >= 0)
+                    args[i] = sy_cel_uint((uint64_t)args[i].v.i);
+                if (kind == SY_CEL_DOUBLE) args[i] = sy_cel_double((double)json_object_get_int64(jv));
+                continue;
+            case json_type_double: args[i] = sy_cel_double(json_object_get_double(jv)); continue;
+            case json_type_boolean: args[i] = sy_cel_bool(json_object_get_boolean(jv)); continue;
+            case json_type_string:
+                text = json_object_get_string(jv);
+                len = (size_t)json_object_get_string_len(jv);
+                break;
+            default:
+                cs = sy_err(SHARDY_EFORMAT, "CEL column '%s' must be a scalar", name);
+                goto bad;
+            }
+        }
+        cs = sy_cel_value_parse_text(kind, name, text, len, &args[i], &owned[i]);
+        if (cs) goto bad;
+        continue;
+    bad:;
+        char msg[1100];
+        snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+        *st = sy_err(SHARDY_EFORMAT, "%s:%llu: %s", fname, (unsigned long long)sy_input_line(in), msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void free_owned(char **owned, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        sy_free(owned[i]);
+        owned[i] = NULL;
+    }
+}
+
 typedef struct build_args {
     const char *input;
     sy_input_opts io;
     shardy_build_opts bo;
     uint64_t max_keys;
     uint64_t skip_bad;
+    char **cel_cols;         /* --cel-column values */
+    char **rv;               /* --routing-values split, or inferred values as text */
+    char *rv_text;
 } build_args;
+
+/* --infer-routing-values: first pass over the file; the sorted distinct tokens become the
+ * routing values. Rows whose evaluation fails are left for the second pass to report. */
+static int infer_values(build_args *a, const char *path) {
+    shardy_build_opts o = a->bo;
+    const char *none[1] = {NULL};
+    sy_wcel *w = NULL;
+    sy_input *in = NULL;
+    sy_cel_token_set *set = NULL;
+    sy_cel_scratch scratch;
+    char **owned = NULL;
+    int rc = CLI_OK, r;
+    shardy_key k;
+    const void *v;
+    size_t vl, nv = 0;
+    shardy_status st;
+    sy_cel_scratch_init(&scratch);
+    o.routing_values = none;
+    o.n_routing_values = 0;
+    if (sy_wcel_open(&o, &w) || sy_cel_token_set_new(&set) || sy_input_open(path, &a->io, &in)) {
+        rc = cli_fail("%s", shardy_errmsg());
+        goto done;
+    }
+    const sy_cel_router *router = sy_wcel_router(w);
+    nv = sy_cel_router_nvars(router);
+    owned = calloc(nv ? nv : 1, sizeof *owned);
+    while ((r = sy_input_next(in, &k, &v, &vl, &st)) != 0) {
+        if (r < 0) {
+            if (st != SHARDY_EFORMAT) break;
+            continue;
+        }
+        sy_cel_value *args = sy_wcel_args(w), tok;
+        if (fill_cel(router, args, owned, in, a->input, &k, &st) == 0 &&
+            sy_cel_router_token(router, args, &scratch, &tok) == SHARDY_OK && sy_cel_token_set_add(set, &tok)) {
+            free_owned(owned, nv);
+            rc = cli_fail("%s:%llu: %s", a->input, (unsigned long long)sy_input_line(in), shardy_errmsg());
+            goto done;
+        }
+        free_owned(owned, nv);
+    }
+    if (r < 0) {
+        rc = cli_fail("%s", shardy_errmsg());
+        goto done;
+    }
+    const sy_cel_value *vals;
+    size_t n;
+    if (sy_cel_token_set_values(set, &vals, &n)) {
+        rc = cli_fail("%s", shardy_errmsg());
+        goto done;
+    }
+    a->rv = calloc(n ? n : 1, sizeof *a->rv);
+    for (size_t i = 0; a->rv && i < n; i++) {
+        if (vals[i].kind == SY_CEL_STRING) a->rv[i] = sy_strndup(vals[i].v.s, vals[i].len);
+        else if (vals[i].kind == SY_CEL_UINT) a->rv[i] = sy_asprintf("%llu", (unsigned long long)vals[i].v.u);
+        else a->rv[i] = sy_asprintf("%lld", (long long)vals[i].v.i);
+        a->bo.routing_values_are_ints = vals[i].kind != SY_CEL_STRING;
+    }
+    a->bo.routing_values = (const char *const *)a->rv;
+    a->bo.n_routing_values = n;
+done:
+    free(owned);
+    sy_input_close(&in);
+    sy_cel_token_set_free(&set);
+    sy_cel_scratch_release(&scratch);
+    sy_wcel_free(&w);
+    return rc;
+}
 
 static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
     shardy_builder *b = NULL;
@@ -118,6 +253,10 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
     sy_input *in = NULL;
     json_object *bad_examples = json_object_new_array();
     uint64_t bad_rows = 0;
+    sy_wcel *cel = NULL;
+    char **owned = NULL;
+    size_t nv = 0;
+    const char *fname = strcmp(path, "-") ? a->input : "<stdin>";
     int rc = CLI_OK, r;
     shardy_key k;
     const void *v;
@@ -133,6 +272,10 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
         rc = cli_fail("%s", shardy_errmsg());
         goto done;
     }
+    if ((cel = sy_builder_cel(b)) != NULL) {
+        nv = sy_cel_router_nvars(sy_wcel_router(cel));
+        owned = calloc(nv ? nv : 1, sizeof *owned);
+    }
     for (;;) {
         if (interrupted) {
             rc = cli_fail("interrupted by signal %d; nothing was published", (int)interrupted);
@@ -140,7 +283,14 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
         }
         r = sy_input_next(in, &k, &v, &vl, &st);
         if (r == 0) break;
-        if (r > 0 && (st = shardy_builder_add(b, &k, v, vl)) != SHARDY_OK) {
+        if (r > 0 && cel) {
+            if (fill_cel(sy_wcel_router(cel), sy_wcel_args(cel), owned, in, fname, &k, &st)) r = -1;
+            else st = sy_builder_add_cel_values(b, &k, v, vl);
+            free_owned(owned, nv);
+        } else if (r > 0) {
+            st = shardy_builder_add(b, &k, v, vl);
+        }
+        if (r > 0 && st != SHARDY_OK) {
             if (st != SHARDY_EROUTE && st != SHARDY_ERANGE && st != SHARDY_ETYPE) {
                 rc = cli_fail("%s", shardy_errmsg());
                 goto done;
@@ -187,6 +337,7 @@ static int run_rows(cli_ctx *ctx, build_args *a, const char *path) {
     json_object_put(lib);
     rc = cli_emit(ctx, out);
 done:
+    free(owned);
     json_object_put(bad_examples);
     shardy_build_result_free(&res);
     shardy_builder_close(&b); /* without a successful finish this discards the run's uploads */
@@ -228,6 +379,10 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
         [O_LOCAL_DIR] = {"local-dir", 1, "Staging directory (default $TMPDIR/shardyfusion).", 0, NULL, NULL, 0},
         [O_PAGE_SIZE] = {"page-size", 1, "SQLite page size 4096..65536 or auto (default 4096).", 0, NULL, NULL, 0},
         [O_CUSTOM] = {"custom-json", 1, "Extra manifest custom fields (a JSON object).", 0, NULL, NULL, 0},
+        [O_CEL_EXPR] = {"cel-expr", 1, "Route rows by this CEL expression (direct mode unless routing values are given).", 0, NULL, NULL, 0},
+        [O_CEL_COLUMN] = {"cel-column", 1, "NAME:TYPE of a CEL variable, read from the input column NAME (repeatable; `key` falls back to the key column).", 0, NULL, NULL, 0},
+        [O_ROUTING_VALUES] = {"routing-values", 1, "Categorical CEL routing: A,B,.. (token position = db_id).", 0, NULL, NULL, 0},
+        [O_INFER] = {"infer-routing-values", 0, "Categorical CEL routing with the sorted distinct tokens of the input (two passes).", 0, NULL, NULL, 0},
         [O_COUNT] = {NULL, 0, NULL, 0, NULL, NULL, 0},
     };
     char **pos = NULL, **jcols = NULL, *jcols_text = NULL;
@@ -254,7 +409,26 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
     if (!opts[O_PREFIX].seen) USAGE("Missing option '--prefix'.");
     if (opts[O_VALUE_COL].seen && opts[O_VALUE_JSON].seen) USAGE("--value-col and --value-json-cols are mutually exclusive.");
     if (!opts[O_VALUE_COL].seen && !opts[O_VALUE_JSON].seen) USAGE("One of --value-col or --value-json-cols is required.");
-    if (opts[O_NUM_DBS].seen == opts[O_MAX_KEYS].seen) USAGE("Exactly one of --num-dbs or --max-keys-per-shard is required.");
+    int use_cel = opts[O_CEL_EXPR].seen;
+    if (!use_cel && (opts[O_CEL_COLUMN].seen || opts[O_ROUTING_VALUES].seen || opts[O_INFER].seen))
+        USAGE("--cel-column, --routing-values and --infer-routing-values need --cel-expr.");
+    if (use_cel && (opts[O_NUM_DBS].seen || opts[O_MAX_KEYS].seen))
+        USAGE("--num-dbs and --max-keys-per-shard do not apply to CEL routing (num_dbs comes from the routing values or the data).");
+    if (use_cel && !opts[O_CEL_COLUMN].seen) USAGE("--cel-expr needs at least one --cel-column NAME:TYPE.");
+    if (opts[O_ROUTING_VALUES].seen && opts[O_INFER].seen)
+        USAGE("infer_routing_values_from_data cannot be combined with routing_values.");
+    if (!use_cel && opts[O_NUM_DBS].seen == opts[O_MAX_KEYS].seen) USAGE("Exactly one of --num-dbs or --max-keys-per-shard is required.");
+    if (use_cel) {
+        a.bo.cel_expr = opts[O_CEL_EXPR].value;
+        a.bo.cel_columns = opts[O_CEL_COLUMN].values;
+        a.bo.n_cel_columns = opts[O_CEL_COLUMN].nvalues;
+        if (opts[O_ROUTING_VALUES].seen) {
+            a.rv_text = strdup(opts[O_ROUTING_VALUES].value);
+            a.bo.n_routing_values = a.rv_text && *a.rv_text ? split_cols(a.rv_text, &a.rv) : 0;
+            if (!a.rv) a.rv = calloc(1, sizeof *a.rv);
+            a.bo.routing_values = (const char *const *)a.rv;
+        }
+    }
     a.input = opts[O_INPUT].value;
     a.io.key_col = opts[O_KEY_COL].value;
     a.io.value_col = opts[O_VALUE_COL].value;
@@ -338,12 +512,26 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
         if ((rc = count_rows(path, &a.io, &rows))) goto done;
         a.bo.num_dbs = shardy_num_dbs_for_rows(rows, a.max_keys);
     }
+    if (opts[O_INFER].seen) {
+        if (!strcmp(path, "-")) {
+            if (spool_stdin(spool, sizeof spool)) {
+                rc = cli_fail("cannot copy stdin to %s: %s", spool, strerror(errno));
+                goto done;
+            }
+            path = spool;
+        }
+        if ((rc = infer_values(&a, path))) goto done;
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = run_rows(ctx, &a, path);
 #undef USAGE
 done:
     if (spool[0] && strcmp(spool, "-")) unlink(spool);
+    if (a.rv && !a.rv_text)
+        for (size_t i = 0; i < a.bo.n_routing_values; i++) sy_free(a.rv[i]);
+    free(a.rv);
+    free(a.rv_text);
     free(jcols);
     free(jcols_text);
     free(pos);

@@ -200,11 +200,37 @@ static json_object *result(const char *op) {
     return r;
 }
 
+/* --routing-context NAME=VALUE (repeatable) → a routing context; names/values malloc'd arrays that
+ * point into the option values (split in place). 0 when the option is absent (*has = 0). */
+#define RCTX_OPT {"routing-context", 1, "NAME=VALUE for CEL snapshots (repeatable; typed by the manifest's columns).", 0, NULL, NULL, 0}
+static int routing_ctx(const cli_opt *o, shardy_routing_ctx *rc, char ***names, char ***vals, int *has) {
+    memset(rc, 0, sizeof *rc);
+    *has = o->nvalues > 0;
+    if (!*has) return 0;
+    *names = calloc(o->nvalues, sizeof **names);
+    *vals = calloc(o->nvalues, sizeof **vals);
+    if (!*names || !*vals) return -1;
+    for (size_t i = 0; i < o->nvalues; i++) {
+        char *eq = strchr(o->values[i], '=');
+        if (!eq || eq == o->values[i]) return -1;
+        *eq = '\0';
+        (*names)[i] = (char *)o->values[i];
+        (*vals)[i] = eq + 1;
+    }
+    rc->names = (const char *const *)*names;
+    rc->values = (const char *const *)*vals;
+    rc->n = o->nvalues;
+    return 0;
+}
+
 /* ---- get ------------------------------------------------------------------------------------------- */
 
 static int run_get(cli_ctx *ctx, int argc, char **argv) {
-    cli_opt opts[] = {{"strict", 0, "Exit with status 1 when the key is not found.", 0, NULL, NULL, 0}, OPT_END};
-    char **pos = NULL, err[512];
+    cli_opt opts[] = {{"strict", 0, "Exit with status 1 when the key is not found.", 0, NULL, NULL, 0}, RCTX_OPT,
+                      OPT_END};
+    char **pos = NULL, err[512], **cn = NULL, **cv = NULL;
+    shardy_routing_ctx rctx;
+    int has_ctx = 0;
     size_t npos = 0;
     int stop = 0, found = 0;
     shardy_reader *r = NULL;
@@ -214,6 +240,10 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
     size_t vlen = 0;
     int rc = parse_cmd(ctx, &cli_cmd_get, opts, argc, argv, &pos, &npos, 1, 1, "KEY", &stop);
     if (rc || stop) goto done;
+    if (routing_ctx(&opts[1], &rctx, &cn, &cv, &has_ctx)) {
+        rc = cli_usage_error(ctx, &cli_cmd_get, "--routing-context takes NAME=VALUE");
+        goto done;
+    }
     if ((rc = open_reader(ctx, &cli_cmd_get, &r))) goto done;
     const char *text = pos[0];
     if (key_encoding(r, &enc)) {
@@ -224,7 +254,8 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
         rc = cli_emit_error(ctx, "get", err, text);
         goto done;
     }
-    if (shardy_reader_get_alloc(r, &k, &val, &vlen, &found) != SHARDY_OK) {
+    if ((has_ctx ? shardy_reader_get_ctx(r, &k, &rctx, &val, &vlen, &found)
+                 : shardy_reader_get_alloc(r, &k, &val, &vlen, &found)) != SHARDY_OK) {
         rc = cli_emit_error(ctx, "get", shardy_errmsg(), text);
         goto done;
     }
@@ -235,6 +266,8 @@ static int run_get(cli_ctx *ctx, int argc, char **argv) {
     rc = cli_emit(ctx, res);
     if (!rc && !found && opts[0].seen) rc = CLI_FAIL;
 done:
+    free(cn);
+    free(cv);
     shardy_free(val);
     shardy_reader_close(&r);
     free(pos);
@@ -280,8 +313,10 @@ static void free_lines(char **k, size_t n) {
 }
 
 static int run_multiget(cli_ctx *ctx, int argc, char **argv) {
-    cli_opt opts[] = {OPT_END};
-    char **pos = NULL, **lines = NULL, err[512];
+    cli_opt opts[] = {RCTX_OPT, OPT_END};
+    char **pos = NULL, **lines = NULL, err[512], **cn = NULL, **cv = NULL;
+    shardy_routing_ctx rctx;
+    int has_ctx = 0;
     size_t npos = 0, nlines = 0;
     int stop = 0;
     shardy_reader *r = NULL;
@@ -290,6 +325,10 @@ static int run_multiget(cli_ctx *ctx, int argc, char **argv) {
     shardy_key_encoding enc = SHARDY_KEYENC_U64BE;
     int rc = parse_cmd(ctx, &cli_cmd_multiget, opts, argc, argv, &pos, &npos, 1, -1, "KEYS...", &stop);
     if (rc || stop) goto done;
+    if (routing_ctx(&opts[0], &rctx, &cn, &cv, &has_ctx)) {
+        rc = cli_usage_error(ctx, &cli_cmd_multiget, "--routing-context takes NAME=VALUE");
+        goto done;
+    }
     char **texts = pos;
     size_t n = npos;
     if (npos == 1 && !strcmp(pos[0], "-")) {
@@ -316,7 +355,8 @@ static int run_multiget(cli_ctx *ctx, int argc, char **argv) {
             rc = cli_emit_error(ctx, "multiget", err, NULL);
             goto done;
         }
-    if (shardy_reader_multi_get(r, keys, n, &vals) != SHARDY_OK) {
+    if ((has_ctx ? shardy_reader_multi_get_ctx(r, keys, n, &rctx, &vals) : shardy_reader_multi_get(r, keys, n, &vals)) !=
+        SHARDY_OK) {
         rc = cli_emit_error(ctx, "multiget", shardy_errmsg(), NULL);
         goto done;
     }
@@ -334,6 +374,8 @@ static int run_multiget(cli_ctx *ctx, int argc, char **argv) {
     json_object_object_add(res, "results", arr);
     rc = cli_emit(ctx, res);
 done:
+    free(cn);
+    free(cv);
     shardy_values_free(&vals);
     free(keys);
     shardy_reader_close(&r);
@@ -429,8 +471,10 @@ done:
 }
 
 static int run_route(cli_ctx *ctx, int argc, char **argv) {
-    cli_opt opts[] = {OPT_END};
-    char **pos = NULL, err[512];
+    cli_opt opts[] = {RCTX_OPT, OPT_END};
+    char **pos = NULL, err[512], **cn = NULL, **cv = NULL;
+    shardy_routing_ctx rctx;
+    int has_ctx = 0;
     size_t npos = 0;
     int stop = 0;
     shardy_reader *r = NULL;
@@ -439,6 +483,10 @@ static int run_route(cli_ctx *ctx, int argc, char **argv) {
     uint32_t db = 0;
     int rc = parse_cmd(ctx, &cli_cmd_route, opts, argc, argv, &pos, &npos, 1, 1, "KEY", &stop);
     if (rc || stop) goto done;
+    if (routing_ctx(&opts[0], &rctx, &cn, &cv, &has_ctx)) {
+        rc = cli_usage_error(ctx, &cli_cmd_route, "--routing-context takes NAME=VALUE");
+        goto done;
+    }
     if ((rc = open_reader(ctx, &cli_cmd_route, &r))) goto done;
     const char *text = pos[0];
     if (key_encoding(r, &enc)) {
@@ -449,7 +497,7 @@ static int run_route(cli_ctx *ctx, int argc, char **argv) {
         rc = cli_emit_error(ctx, "route", err, text);
         goto done;
     }
-    if (shardy_reader_route(r, &k, &db) != SHARDY_OK) {
+    if ((has_ctx ? shardy_reader_route_ctx(r, &rctx, &db) : shardy_reader_route(r, &k, &db)) != SHARDY_OK) {
         rc = cli_emit_error(ctx, "route", shardy_errmsg(), text);
         goto done;
     }
@@ -458,6 +506,8 @@ static int run_route(cli_ctx *ctx, int argc, char **argv) {
     json_object_object_add(res, "db_id", json_object_new_int64(db));
     rc = cli_emit(ctx, res);
 done:
+    free(cn);
+    free(cv);
     shardy_reader_close(&r);
     free(pos);
     cli_opts_free(opts);

@@ -33,14 +33,16 @@ static shardy_status closed_err(void) { return sy_err(SHARDY_ECLOSED, "Reader is
 /* Looks key up in state s. On a hit calls sink(ctx, value view) while the handle is held. */
 typedef shardy_status (*value_sink)(void *ctx, const void *v, size_t n);
 
-static shardy_status state_get(sy_rstate *s, const shardy_key *key, int *found, value_sink sink, void *ctx) {
+static shardy_status state_get(sy_rstate *s, const shardy_key *key, int64_t forced, int *found, value_sink sink,
+                               void *ctx) {
     unsigned char scratch[8];
     const void *k = NULL, *v = NULL;
     size_t kn = 0, vn = 0;
     uint32_t db = 0;
     sy_shard_reader *h = NULL;
     *found = 0;
-    shardy_status st = sy_rstate_route(s, key, scratch, &db, &k, &kn);
+    shardy_status st = sy_rstate_route_with(s, key, forced, scratch, &db, &k, &kn);
+    if (st == SHARDY_ENOTFOUND) return SHARDY_OK; /* unknown categorical token: a miss */
     if (st != SHARDY_OK) return st;
     sy_rshard *sh = s->shards[db];
     if (!sh) return SHARDY_OK;
@@ -94,7 +96,7 @@ shardy_status shardy_reader_get(shardy_reader *r, const shardy_key *key, void *b
     sy_rstate *s = sy_reader_valid(r) ? sy_reader_acquire(r) : NULL;
     if (!s) return closed_err();
     copy_ctx cc = {buf, cap, vlen};
-    shardy_status st = state_get(s, key, found, copy_sink, &cc);
+    shardy_status st = state_get(s, key, -1, found, copy_sink, &cc);
     sy_rstate_release(s);
     return st;
 }
@@ -108,7 +110,36 @@ shardy_status shardy_reader_get_alloc(shardy_reader *r, const shardy_key *key, v
     sy_rstate *s = sy_reader_valid(r) ? sy_reader_acquire(r) : NULL;
     if (!s) return closed_err();
     alloc_ctx ac = {val, vlen};
-    shardy_status st = state_get(s, key, found, alloc_sink, &ac);
+    shardy_status st = state_get(s, key, -1, found, alloc_sink, &ac);
+    if (st != SHARDY_OK) *found = 0;
+    sy_rstate_release(s);
+    return st;
+}
+
+/* The shard a routing context selects: >= 0, or -2 for an unknown categorical token (all miss). */
+static shardy_status ctx_shard(const sy_rstate *s, const shardy_routing_ctx *ctx, int64_t *forced) {
+    uint32_t db = 0;
+    shardy_status st = sy_rstate_route_ctx(s, ctx, &db);
+    if (st == SHARDY_ENOTFOUND) {
+        *forced = -2;
+        return SHARDY_OK;
+    }
+    *forced = db;
+    return st;
+}
+
+shardy_status shardy_reader_get_ctx(shardy_reader *r, const shardy_key *key, const shardy_routing_ctx *ctx,
+                                    void **val, size_t *vlen, int *found) {
+    int64_t forced = -1;
+    if (!key || !ctx || !val || !vlen || !found) return sy_err(SHARDY_EINVAL, "shardy_reader_get_ctx: NULL argument");
+    *val = NULL;
+    *vlen = 0;
+    *found = 0;
+    sy_rstate *s = sy_reader_valid(r) ? sy_reader_acquire(r) : NULL;
+    if (!s) return closed_err();
+    alloc_ctx ac = {val, vlen};
+    shardy_status st = ctx_shard(s, ctx, &forced);
+    if (st == SHARDY_OK && forced >= 0) st = state_get(s, key, forced, found, alloc_sink, &ac);
     if (st != SHARDY_OK) *found = 0;
     sy_rstate_release(s);
     return st;
@@ -275,7 +306,9 @@ static shardy_status mg_read_group(sy_rstate *s, sy_rshard *sh, const mg_rec *re
     return st;
 }
 
-shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, size_t n, shardy_values **out) {
+static shardy_status multi_get(shardy_reader *r, const shardy_key *keys, size_t n, const shardy_routing_ctx *ctx,
+                               shardy_values **out) {
+    int64_t forced = -1;
     shardy_status st = SHARDY_OK;
     sy_rstate *s = NULL;
     void *scratch = NULL, *heap = NULL;
@@ -288,6 +321,7 @@ shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, 
     if (n > UINT32_MAX || n > SIZE_MAX / (sizeof(mg_key) + 2 * sizeof(mg_rec) + sizeof(mg_item)))
         return sy_err(SHARDY_ERANGE, "multi_get: %zu keys is too many", n);
     if (!sy_reader_valid(r) || !(s = sy_reader_acquire(r))) return closed_err();
+    if (ctx) SY_TRY(ctx_shard(s, ctx, &forced));
     /* One block for the keys and both sort buffers (records first: they need 8-byte alignment). */
     res = sy_calloc(1, sizeof *res + n * sizeof(mg_item));
     if (n <= MG_STACK_KEYS) scratch = small;
@@ -301,7 +335,12 @@ shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, 
     for (size_t i = 0; i < n; i++) {
         mg_key *k = &mk[m];
         uint32_t db = 0;
-        st = sy_rstate_route(s, &keys[i], k->buf, &db, &k->p, &k->n);
+        if (forced == -2) continue; /* unknown categorical token: every key misses */
+        st = sy_rstate_route_with(s, &keys[i], forced, k->buf, &db, &k->p, &k->n);
+        if (st == SHARDY_ENOTFOUND) {
+            st = SHARDY_OK;
+            continue;
+        }
         if (st != SHARDY_OK) {
             sy_err_wrap(st, "multi_get key #%zu", i);
             goto done;
@@ -331,6 +370,16 @@ done:
     sy_free(heap);
     sy_rstate_release(s);
     return st;
+}
+
+shardy_status shardy_reader_multi_get(shardy_reader *r, const shardy_key *keys, size_t n, shardy_values **out) {
+    return multi_get(r, keys, n, NULL, out);
+}
+
+shardy_status shardy_reader_multi_get_ctx(shardy_reader *r, const shardy_key *keys, size_t n,
+                                          const shardy_routing_ctx *ctx, shardy_values **out) {
+    if (!ctx) return sy_err(SHARDY_EINVAL, "shardy_reader_multi_get_ctx: NULL routing context");
+    return multi_get(r, keys, n, ctx, out);
 }
 
 /* ---- cursors ---------------------------------------------------------------------------------- */
@@ -400,6 +449,7 @@ shardy_status shardy_cursor_get(shardy_cursor *c, const shardy_key *key, const v
     }
     sy_rstate *s = c->s;
     st = sy_rstate_route(s, key, scratch, &db, &k, &kn);
+    if (st == SHARDY_ENOTFOUND) return SHARDY_OK; /* unknown categorical token: a miss */
     if (st != SHARDY_OK) return st;
     sy_rshard *sh = s->shards[db];
     if (!sh) return SHARDY_OK;

@@ -71,6 +71,7 @@ typedef struct sy_rstate {
     sy_rshard **shards;         /* [num_dbs]; NULL = empty shard (lookups answer "not found") */
     sy_rshard *shard_store;     /* backing array of the non-empty shards */
     uint32_t n_nonempty;
+    struct sy_cel_router *cel;  /* CEL snapshots: the manifest's router (owned), else NULL */
 } sy_rstate;
 
 /* Where shards of non-file stores are cached. */
@@ -184,5 +185,13 @@ shardy_status sy_reader_open_store(const shardy_reader_opts *o, sy_store *store,
  * bytes (pointing into the key or into scratch). */
 shardy_status sy_rstate_route(const sy_rstate *s, const shardy_key *key, unsigned char scratch[8], uint32_t *db,
                               const void **k, size_t *klen) SY_NODISCARD;
+
+/* Like sy_rstate_route, but forced >= 0 skips routing and uses that shard (routing context).
+ * CEL: an unknown categorical token returns SHARDY_ENOTFOUND (callers: a miss). */
+shardy_status sy_rstate_route_with(const sy_rstate *s, const shardy_key *key, int64_t forced, unsigned char scratch[8],
+                                   uint32_t *db, const void **k, size_t *klen) SY_NODISCARD;
+/* Evaluates a routing context on a CEL state: SHARDY_OK with *db, SHARDY_ENOTFOUND (unknown
+ * categorical token), SHARDY_EROUTE (evaluation error), SHARDY_EINVAL (HASH snapshot, bad value). */
+shardy_status sy_rstate_route_ctx(const sy_rstate *s, const shardy_routing_ctx *ctx, uint32_t *db) SY_NODISCARD;
 
 #endif

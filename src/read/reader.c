@@ -330,6 +330,19 @@ shardy_status shardy_reader_route(shardy_reader *r, const shardy_key *key, uint3
     if (!key || !db_id) return sy_err(SHARDY_EINVAL, "shardy_reader_route: NULL argument");
     SY_TRY(acquire_or_closed(r, &s));
     st = sy_rstate_route(s, key, scratch, db_id, &k, &kn);
+    if (st == SHARDY_ENOTFOUND) st = SHARDY_EROUTE; /* unknown categorical token (message set) */
+done:
+    sy_rstate_release(s);
+    return st;
+}
+
+shardy_status shardy_reader_route_ctx(shardy_reader *r, const shardy_routing_ctx *ctx, uint32_t *db_id) {
+    shardy_status st = SHARDY_OK;
+    sy_rstate *s = NULL;
+    if (!ctx || !db_id) return sy_err(SHARDY_EINVAL, "shardy_reader_route_ctx: NULL argument");
+    SY_TRY(acquire_or_closed(r, &s));
+    st = sy_rstate_route_ctx(s, ctx, db_id);
+    if (st == SHARDY_ENOTFOUND) st = SHARDY_EROUTE;
 done:
     sy_rstate_release(s);
     return st;

@@ -29,6 +29,7 @@
 #include "core/url.h"
 #include "read/read.h"
 #include "route/key.h"
+#include "snapshot/cel_sharding.h"
 
 #define POOL_MIN_SLOTS 8u
 #define POOL_MAX_SLOTS 64u
@@ -52,6 +53,7 @@ static void rstate_free(sy_rstate *s) {
     }
     sy_free(s->shard_store);
     sy_free(s->shards);
+    sy_cel_router_free(&s->cel);
     sy_manifest_free(&s->m);
     sy_free(s->ref);
     sy_free(s);
@@ -91,15 +93,61 @@ void sy_rstate_give(sy_rshard *sh, sy_shard_reader *h) {
 
 shardy_status sy_rstate_route(const sy_rstate *s, const shardy_key *key, unsigned char scratch[8], uint32_t *db,
                               const void **k, size_t *klen) {
+    return sy_rstate_route_with(s, key, -1, scratch, db, k, klen);
+}
+
+shardy_status sy_rstate_route_with(const sy_rstate *s, const shardy_key *key, int64_t forced, unsigned char scratch[8],
+                                   uint32_t *db, const void **k, size_t *klen) {
     unsigned char canon[8];
     const void *cp = NULL;
     size_t cn = 0;
     shardy_status st = sy_key_encoded(s->enc, SHARDY_ENCODE_LOOKUP, key, scratch, k, klen);
     if (st != SHARDY_OK) return st;
+    if (forced >= 0) {
+        *db = (uint32_t)forced;
+        return SHARDY_OK;
+    }
+    if (s->cel) return sy_cel_router_route_key(s->cel, key, db);
     st = sy_key_canonical(key, canon, &cp, &cn);
     if (st != SHARDY_OK) return st;
     *db = (uint32_t)(sy_xxh3(cp, cn) % (uint64_t)s->num_dbs);
     return SHARDY_OK;
+}
+
+shardy_status sy_rstate_route_ctx(const sy_rstate *s, const shardy_routing_ctx *ctx, uint32_t *db) {
+    shardy_status st = SHARDY_OK;
+    sy_cel_value local[16];
+    char *owned_local[16];
+    if (!ctx || (ctx->n && (!ctx->names || !ctx->values))) return sy_err(SHARDY_EINVAL, "routing context: NULL argument");
+    if (!s->cel) return sy_err(SHARDY_EINVAL, "route_with_context requires CEL sharding strategy");
+    size_t nv = sy_cel_router_nvars(s->cel);
+    sy_cel_value *args = nv <= 16 ? local : sy_calloc(nv, sizeof *args);
+    char **owned = nv <= 16 ? owned_local : sy_calloc(nv, sizeof *owned);
+    if (!args || !owned) {
+        st = sy_err(SHARDY_ENOMEM, "out of memory for a routing context");
+        goto done;
+    }
+    memset(args, 0, nv * sizeof *args);
+    memset(owned, 0, nv * sizeof *owned);
+    for (size_t i = 0; i < ctx->n; i++) {
+        if (!ctx->names[i] || !ctx->values[i]) SY_TRY(sy_err(SHARDY_EINVAL, "routing context entry %zu is NULL", i));
+        int idx = sy_cel_router_var_index(s->cel, ctx->names[i]);
+        if (idx < 0) continue; /* extra names are ignored (spec cel.md §1.10) */
+        sy_free(owned[idx]);
+        owned[idx] = NULL;
+        st = sy_cel_router_bind_text(s->cel, ctx->names[i], ctx->values[i], args, &owned[idx]);
+        if (st) {
+            st = sy_err_wrap(SHARDY_EINVAL, "routing context");
+            goto done;
+        }
+    }
+    st = sy_cel_router_route(s->cel, args, db);
+done:
+    if (owned)
+        for (size_t i = 0; i < nv; i++) sy_free(owned[i]);
+    if (args != local) sy_free(args);
+    if (owned != owned_local) sy_free(owned);
+    return st;
 }
 
 /* Shard backend from custom.shard_format (absent → sqlite). */
@@ -160,10 +208,6 @@ shardy_status sy_rstate_build(sy_manifest **mp, const char *ref, const sy_rstate
     uint32_t nslots = pool_slots();
     *mp = NULL;
     *out = NULL;
-    if (m->sharding.strategy == SY_STRATEGY_CEL) {
-        st = sy_err(SHARDY_EUNSUPPORTED, "manifest %s: CEL-routed snapshots need CEL support (not built yet)", ref);
-        goto done;
-    }
     SY_TRY(sy_manifest_pad(m));
     s = sy_calloc(1, sizeof *s);
     if (!s) {
@@ -185,6 +229,11 @@ shardy_status sy_rstate_build(sy_manifest **mp, const char *ref, const sy_rstate
         goto done;
     }
     SY_TRY(pick_backend(s->m, ref, &s->ops));
+    if (s->m->sharding.strategy == SY_STRATEGY_CEL &&
+        (st = sy_sharding_cel_router(&s->m->sharding, s->m->num_dbs, &s->cel)) != SHARDY_OK) {
+        sy_err_wrap(st, "manifest %s", ref);
+        goto done;
+    }
     for (uint32_t i = 0; i < s->num_dbs; i++) {
         const sy_shard *row = &s->m->shards[i];
         if (!row->db_url) continue;

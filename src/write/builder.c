@@ -53,6 +53,7 @@
 #include "write/attempt.h"
 #include "write/ratelimit.h"
 #include "write/rowbuf.h"
+#include "write/wcel.h"
 
 #define BUILDER_MAGIC 0x53484255u /* "SHBU" */
 enum { B_OPEN = 1, B_FINISHED = 2, B_FAILED = 3 };
@@ -73,6 +74,8 @@ struct shardy_builder {
     char *staging;        /* local staging dir of this run */
     sy_store *store;
     sy_rowbuf *bufs;      /* num_dbs */
+    uint32_t cap_dbs;     /* allocated entries of bufs/attempts/attempt_dups (CEL direct mode grows) */
+    sy_wcel *cel;         /* CEL routing, NULL = HASH */
     uint64_t seq;
     uint64_t mem_bytes;   /* sum of buffer memory */
     unsigned spills;
@@ -168,7 +171,7 @@ done:
 static shardy_status validate_opts(const shardy_build_opts *o) {
     shardy_status st = SHARDY_OK;
     if (!o->prefix || !*o->prefix) return sy_err(SHARDY_EINVAL, "build option prefix is required");
-    if (o->num_dbs == 0) return sy_err(SHARDY_EINVAL, "num_dbs must be greater than 0");
+    if (o->num_dbs == 0 && !o->cel_expr) return sy_err(SHARDY_EINVAL, "num_dbs must be greater than 0");
     if (!shardy_key_encoding_name(o->key_encoding))
         return sy_err(SHARDY_EINVAL, "key_encoding %d is not a valid encoding", (int)o->key_encoding);
     if (o->run_id) SY_TRY(sy_run_id_check(o->run_id));
@@ -214,15 +217,20 @@ shardy_status shardy_builder_open(const shardy_build_opts *opts, shardy_builder 
         b->run_id = sy_strdup(uuid);
     }
     SY_TRY(sy_uuid4_hex(rnd));
+    SY_TRY(sy_wcel_open(&b->o, &b->cel));
+    b->o.cel_expr = NULL; /* borrowed from the caller: only b->cel is used from here on */
+    b->o.cel_columns = b->o.routing_values = NULL;
+    if (b->cel) b->o.num_dbs = sy_wcel_fixed_num_dbs(b->cel); /* 0 in direct mode: discovered */
+    b->cap_dbs = b->o.num_dbs ? b->o.num_dbs : 16;
     b->staging = sy_asprintf("%s/run_id=%s.%.8s", b->o.local_dir, b->run_id ? b->run_id : "", rnd);
-    b->bufs = sy_calloc(b->o.num_dbs, sizeof *b->bufs);
-    b->attempts = sy_calloc(b->o.num_dbs, sizeof *b->attempts);
-    b->attempt_dups = sy_calloc(b->o.num_dbs, sizeof *b->attempt_dups);
+    b->bufs = sy_calloc(b->cap_dbs, sizeof *b->bufs);
+    b->attempts = sy_calloc(b->cap_dbs, sizeof *b->attempts);
+    b->attempt_dups = sy_calloc(b->cap_dbs, sizeof *b->attempt_dups);
     if (!b->run_id || !b->staging || !b->bufs || !b->attempts || !b->attempt_dups) {
         st = sy_err(SHARDY_ENOMEM, "out of memory creating a builder for %u shards", b->o.num_dbs);
         goto done;
     }
-    for (uint32_t i = 0; i < b->o.num_dbs; i++) sy_rowbuf_init(&b->bufs[i]);
+    for (uint32_t i = 0; i < b->cap_dbs; i++) sy_rowbuf_init(&b->bufs[i]);
     SY_TRY(sy_mkdirs(b->staging));
     SY_TRY(sy_store_open_cfg(b->prefix, opts->s3_options, opts->n_s3_options, opts->credentials_file,
                              opts->credentials_profile, &b->store));
@@ -304,11 +312,62 @@ shardy_status shardy_builder_add_routed(shardy_builder *b, uint32_t db_id, const
     return SHARDY_OK;
 }
 
+/* CEL direct mode: makes db_id a valid shard, growing the per-shard arrays (ids < 1,000,000). */
+static shardy_status ensure_db(shardy_builder *b, uint32_t db) {
+    if (db < b->o.num_dbs) return SHARDY_OK;
+    if (db >= b->cap_dbs) {
+        uint32_t cap = b->cap_dbs;
+        while (cap <= db) cap = cap > UINT32_MAX / 2 ? db + 1 : cap * 2;
+        sy_rowbuf *nb = sy_realloc(b->bufs, cap * sizeof *nb);
+        if (nb) b->bufs = nb;
+        sy_attempt *na = nb ? sy_realloc(b->attempts, cap * sizeof *na) : NULL;
+        if (na) b->attempts = na;
+        uint64_t *nd = na ? sy_realloc(b->attempt_dups, cap * sizeof *nd) : NULL;
+        if (nd) b->attempt_dups = nd;
+        if (!nd) return sy_err(SHARDY_ENOMEM, "out of memory for %u shards", cap);
+        for (uint32_t i = b->cap_dbs; i < cap; i++) sy_rowbuf_init(&b->bufs[i]);
+        memset(b->attempts + b->cap_dbs, 0, (cap - b->cap_dbs) * sizeof *na);
+        memset(b->attempt_dups + b->cap_dbs, 0, (cap - b->cap_dbs) * sizeof *nd);
+        b->cap_dbs = cap;
+    }
+    b->o.num_dbs = db + 1;
+    return SHARDY_OK;
+}
+
+static shardy_status add_cel_routed(shardy_builder *b, shardy_status st, uint32_t db, const shardy_key *key,
+                                    const void *value, size_t value_len) {
+    if (st) return st;
+    if ((st = ensure_db(b, db)) != SHARDY_OK) return st;
+    return shardy_builder_add_routed(b, db, key, value, value_len);
+}
+
+shardy_status shardy_builder_add_cel(shardy_builder *b, const shardy_key *key, const shardy_cel_arg *args, size_t nargs,
+                                     const void *value, size_t value_len) {
+    uint32_t db = 0;
+    shardy_status st = check_handle(b, "shardy_builder_add_cel");
+    if (st) return st;
+    if (!b->cel) return sy_err(SHARDY_EINVAL, "shardy_builder_add_cel: the builder has no cel_expr");
+    if (!key) return sy_err(SHARDY_EINVAL, "shardy_builder_add_cel: NULL key");
+    st = sy_wcel_route_args(b->cel, key, args, nargs, &db);
+    return add_cel_routed(b, st, db, key, value, value_len);
+}
+
+shardy_status sy_builder_add_cel_values(shardy_builder *b, const shardy_key *key, const void *value, size_t value_len) {
+    uint32_t db = 0;
+    shardy_status st = check_handle(b, "shardy_builder_add_cel");
+    if (st) return st;
+    st = sy_wcel_route(b->cel, key, &db);
+    return add_cel_routed(b, st, db, key, value, value_len);
+}
+
+sy_wcel *sy_builder_cel(shardy_builder *b) { return b && b->magic == BUILDER_MAGIC ? b->cel : NULL; }
+
 shardy_status shardy_builder_add(shardy_builder *b, const shardy_key *key, const void *value, size_t value_len) {
     uint64_t db;
     shardy_status st = check_handle(b, "shardy_builder_add");
     if (st) return st;
     if (!key) return sy_err(SHARDY_EINVAL, "shardy_builder_add: NULL key");
+    if (b->cel) return shardy_builder_add_cel(b, key, NULL, 0, value, value_len);
     st = shardy_route_hash(key, b->o.num_dbs, &db, NULL);
     if (st) return st;
     return shardy_builder_add_routed(b, (uint32_t)db, key, value, value_len);
@@ -488,6 +547,7 @@ static shardy_status build_manifest(shardy_builder *b, const sy_attempt **winner
         m->custom = custom;
         custom = NULL;
     }
+    if (b->cel) SY_TRY(sy_wcel_sharding(b->cel, &m->sharding));
     /* Readers pick the shard backend from here (DESIGN §3). */
     json_object_object_add(m->custom, "shard_format", json_object_new_string("sqlite"));
     for (uint32_t i = 0; i < b->o.num_dbs; i++) {
@@ -626,6 +686,20 @@ static void fail_build(shardy_builder *b, shardy_status st) {
     sy_err(st, "%s", msg); /* keep the original message for the caller */
 }
 
+/* CEL direct mode: num_dbs from the ids that received rows (spec cel.md §1.7). */
+static shardy_status discover_num_dbs(shardy_builder *b) {
+    uint32_t *ids = sy_calloc(b->o.num_dbs ? b->o.num_dbs : 1, sizeof *ids), n = 0, num = 0;
+    if (!ids) return sy_err(SHARDY_ENOMEM, "out of memory discovering num_dbs");
+    for (uint32_t i = 0; i < b->o.num_dbs; i++)
+        if (b->bufs[i].rows_total) ids[n++] = i;
+    shardy_status st = sy_cel_discover_num_dbs(ids, n, &num);
+    sy_free(ids);
+    if (st) return st;
+    if (num > b->o.num_dbs && (st = ensure_db(b, num - 1)) != SHARDY_OK) return st;
+    b->o.num_dbs = num;
+    return SHARDY_OK;
+}
+
 shardy_status shardy_builder_finish(shardy_builder *b, shardy_build_result **out) {
     shardy_status st = check_handle(b, "shardy_builder_finish");
     const sy_attempt **winners = NULL;
@@ -637,6 +711,7 @@ shardy_status shardy_builder_finish(shardy_builder *b, shardy_build_result **out
     if (st) return st;
     if (!out) return sy_err(SHARDY_EINVAL, "shardy_builder_finish: NULL result pointer");
     *out = NULL;
+    if (b->cel && sy_cel_router_mode(sy_wcel_router(b->cel)) == SY_CEL_DIRECT) SY_TRY(discover_num_dbs(b));
     int64_t t_write = sy_mono_ns();
     SY_TRY(run_workers(b));
     for (uint32_t i = 0; i < b->o.num_dbs; i++) b->dup_rows += b->attempt_dups[i];
@@ -689,9 +764,10 @@ void shardy_builder_close(shardy_builder **pb) {
     }
     if (b->have_lc) sy_run_lifecycle_free(&b->lc);
     if (b->bufs)
-        for (uint32_t i = 0; i < b->o.num_dbs; i++) sy_rowbuf_free(&b->bufs[i]);
+        for (uint32_t i = 0; i < b->cap_dbs; i++) sy_rowbuf_free(&b->bufs[i]);
     if (b->attempts)
-        for (uint32_t i = 0; i < b->o.num_dbs; i++) sy_attempt_clear(&b->attempts[i]);
+        for (uint32_t i = 0; i < b->cap_dbs; i++) sy_attempt_clear(&b->attempts[i]);
+    sy_wcel_free(&b->cel);
     sy_free(b->bufs);
     sy_free(b->attempts);
     sy_free(b->attempt_dups);

@@ -43,6 +43,22 @@ sy_input_format sy_input_format_for(const char *path) {
 
 uint64_t sy_input_line(const sy_input *in) { return in->rec_line; }
 
+static long col_index(const sy_input *in, const char *name);
+
+int sy_input_field(sy_input *in, const char *name, json_object **jv, const char **text, size_t *len) {
+    *jv = NULL;
+    *text = NULL;
+    *len = 0;
+    if (in->o.format == SY_INPUT_CSV) {
+        long i = col_index(in, name);
+        if (i < 0 || (size_t)i >= in->nflds) return 0;
+        *text = in->rec.data + in->fld_off[i];
+        *len = in->fld_len[i];
+        return 1;
+    }
+    return in->row && json_object_object_get_ex(in->row, name, jv);
+}
+
 static int bad(sy_input *in, shardy_status *st, const char *fmt, ...) SY_PRINTF(3, 4);
 static int bad(sy_input *in, shardy_status *st, const char *fmt, ...) {
     char msg[512];

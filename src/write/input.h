@@ -51,6 +51,10 @@ shardy_status sy_input_open(const char *path, const sy_input_opts *o, sy_input *
 /* 1: a row (key/value valid until the next call); 0: end of input; -1: error (*st set; for
  * SHARDY_EFORMAT the row is skipped and the source can continue). */
 int sy_input_next(sy_input *in, shardy_key *key, const void **val, size_t *vlen, shardy_status *st);
+/* Another column of the last row returned (CEL routing columns): 1 and *jv (JSONL, may be NULL
+ * for JSON null) or *text and *len (CSV); 0 when the row has no such column. */
+struct json_object;
+int sy_input_field(sy_input *in, const char *name, struct json_object **jv, const char **text, size_t *len);
 /* Line number (1-based) of the first line of the last record returned or rejected. */
 uint64_t sy_input_line(const sy_input *in);
 void sy_input_close(sy_input **in);
