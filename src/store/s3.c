@@ -335,6 +335,7 @@ typedef struct s3_req {
     int has_range;
     uint64_t range_off, range_len;
     int ok_404, ok_416; /* statuses that are an answer, not an error */
+    int min_attempts;   /* cleanup requests (abort, orphan listing) retry at least this often */
     /* response sink */
     int sink;
     sy_buf *buf;             /* SINK_BUF */
@@ -742,7 +743,7 @@ static shardy_status s3_perform(s3_store *s, s3_req *r) {
         pool_put(s, r->h);
         r->h = NULL;
         if (st == SHARDY_OK) break;
-        if (!retry || attempt >= s->cfg.max_attempts) {
+        if (!retry || attempt >= (r->min_attempts > s->cfg.max_attempts ? r->min_attempts : s->cfg.max_attempts)) {
             if (attempt > 1) {
                 char last[SY_ERRMSG_MAX];
                 snprintf(last, sizeof last, "%s", shardy_errmsg());
@@ -867,6 +868,11 @@ static void *mp_worker(void *arg) {
 
 static shardy_status mp_abort(s3_store *s, const char *url, const s3_loc *loc, const char *upload_id);
 
+/* Aborting a failed multipart upload (and finding orphans) matters more than failing fast: an upload
+ * left behind keeps its parts (and their cost) until someone aborts it, so these cleanup requests
+ * retry at least this many times, whatever max_attempts says. */
+#define CLEANUP_MIN_ATTEMPTS 10
+
 /* A CreateMultipartUpload that needed retries may have created uploads whose answers were lost.
  * They cannot be told apart from other uploads of the same key by anything S3 reports reliably
  * (moto, for one, reports a fixed Initiated time), so every other in-progress upload of exactly
@@ -878,6 +884,7 @@ static void mp_sweep_orphans(s3_store *s, const char *url, const s3_loc *loc, co
     s3_req r;
     if (qs_add(&q, "prefix", loc->key) || qs_add(&q, "uploads", NULL)) goto done;
     req_init(&r, "list multipart uploads", url, "GET", loc);
+    r.min_attempts = CLEANUP_MIN_ATTEMPTS;
     r.key = "";
     r.query = q.data;
     r.sink = SINK_BUF;
@@ -940,6 +947,7 @@ static shardy_status mp_abort(s3_store *s, const char *url, const s3_loc *loc, c
     s3_req r;
     if (mp_query(&query, 0, upload_id) != SHARDY_OK) return sy_err(SHARDY_ENOMEM, "abort upload: out of memory");
     req_init(&r, "abort multipart upload", url, "DELETE", loc);
+    r.min_attempts = CLEANUP_MIN_ATTEMPTS;
     r.query = query;
     r.ok_404 = 1; /* already gone */
     st = s3_perform(s, &r);

@@ -55,11 +55,13 @@ run "${DIRECT[@]}" build --input "$T/base.jsonl" --key-col id --value-col v --nu
 expect_eq "$RC" 0 "base build"
 
 ok=0; failed=0
-# Rounds 1..ROUNDS: a few faults (retries usually absorb them); the last round: a storm that
-# exhausts the retries, so the failure path is always exercised too.
-for round in $(seq 1 $((ROUNDS + 1))); do
+# Rounds 1..ROUNDS: a few faults (retries usually absorb them); two more rounds: a storm (60% of
+# requests, up to 30 faults) that exhausts the 3 attempts of some request, so the failure path is
+# exercised too. The storm ends after its 30 faults, like a real outage, and the cleanup the failed
+# build does then (aborting its multipart uploads) must leave nothing behind.
+for round in $(seq 1 $((ROUNDS + 2))); do
   rate=0.25 max=8
-  [ "$round" -gt "$ROUNDS" ] && rate=0.9 max=1000
+  [ "$round" -gt "$ROUNDS" ] && rate=0.6 max=30
   dump snap > "$T/before.txt"
   "$HERE/../s3/faultproxy.py" --upstream "${SHARDY_TEST_S3_ENDPOINT#http://}" --random "$rate" --seed "$round" \
     --max-faults "$max" --slow-seconds 3 --stats "$T/stats-$round" > "$T/proxy.out" 2>"$T/proxy.err" &
@@ -85,7 +87,7 @@ for round in $(seq 1 $((ROUNDS + 1))); do
   expect_eq "$(open_uploads)" 0 "round $round: no multipart upload left behind"
   echo "round $round: rc=$RC, $faults faults injected" >&2
 done
-echo "fault test: $((ROUNDS + 1)) rounds, $ok builds completed, $failed failed cleanly" >&2
+echo "fault test: $((ROUNDS + 2)) rounds, $ok builds completed, $failed failed cleanly" >&2
 CHECKS=$((CHECKS + 1)); [ "$failed" -ge 1 ] || fail "the fault storm did not make any build fail"
 rm -rf "$T"
 finish
