@@ -116,6 +116,10 @@ shardy_status sy_sweep_losers(sy_store *store, const char *prefix, const char *s
             del++;
         }
     }
+    /* Winners are complete objects, so any upload still unfinished under the run is a loser's (a
+     * failed attempt's, or a speculative one still writing: its completion then fails, harmlessly). */
+    shardy_status a = sy_store_abort_uploads(store, run_dir, NULL);
+    if (a && !first) first = a;
     st = first;
 done:
     sy_list_free(&l);

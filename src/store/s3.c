@@ -1503,8 +1503,11 @@ shardy_status sy_s3_bucket_create(sy_store *st_, const char *bucket) {
     return st;
 }
 
-shardy_status sy_s3_multipart_count(sy_store *st_, const char *prefix_url, size_t *count) {
-    shardy_status st = SHARDY_OK;
+/* Lists the in-progress multipart uploads under prefix_url (every page) and counts them; with abort
+ * set, aborts each one too (cleanup retries; an upload already gone counts as aborted). */
+static shardy_status mp_uploads(sy_store *st_, const char *prefix_url, int abort, size_t *count) {
+    shardy_status st = SHARDY_OK, ast = SHARDY_OK;
+    char afirst[SY_ERRMSG_MAX] = "";
     sy_buf q = SY_BUF_INIT, body = SY_BUF_INIT;
     char *key_marker = NULL, *id_marker = NULL;
     xmlDocPtr doc = NULL;
@@ -1524,6 +1527,7 @@ shardy_status sy_s3_multipart_count(sy_store *st_, const char *prefix_url, size_
         }
         s3_req r;
         req_init(&r, "list multipart uploads", prefix_url, "GET", &loc);
+        if (abort) r.min_attempts = CLEANUP_MIN_ATTEMPTS;
         r.key = "";
         r.query = q.data;
         r.sink = SINK_BUF;
@@ -1535,8 +1539,23 @@ shardy_status sy_s3_multipart_count(sy_store *st_, const char *prefix_url, size_
             st = sy_err(SHARDY_ESTORE, "list multipart uploads %s: unexpected answer", prefix_url);
             goto done;
         }
-        for (xmlNodePtr c = root->children; c; c = c->next)
-            if (xml_is(c, "Upload")) (*count)++;
+        for (xmlNodePtr c = root->children; c; c = c->next) {
+            if (!xml_is(c, "Upload")) continue;
+            (*count)++;
+            if (!abort) continue;
+            char key[1100], id[512];
+            xml_text(c, "Key", key, sizeof key);
+            xml_text(c, "UploadId", id, sizeof id);
+            s3_loc one = loc;
+            one.key = key;
+            char *url = sy_asprintf("s3://%s/%s", loc.bucket, key);
+            shardy_status a = url ? mp_abort(s, url, &one, id) : sy_err(SHARDY_ENOMEM, "abort upload: out of memory");
+            if (a && !ast) {
+                ast = a;
+                snprintf(afirst, sizeof afirst, "%s", shardy_errmsg());
+            }
+            sy_free(url);
+        }
         char trunc[16];
         xml_text(root, "IsTruncated", trunc, sizeof trunc);
         sy_free(key_marker);
@@ -1551,6 +1570,7 @@ shardy_status sy_s3_multipart_count(sy_store *st_, const char *prefix_url, size_
         }
         if (strcmp(trunc, "true") != 0 || !key_marker) break;
     }
+    if (ast) st = sy_err(ast, "%s", afirst);
 done:
     if (doc) xmlFreeDoc(doc);
     sy_free(key_marker);
@@ -1558,6 +1578,14 @@ done:
     sy_buf_free(&q);
     sy_buf_free(&body);
     return st;
+}
+
+shardy_status sy_s3_multipart_count(sy_store *s, const char *prefix_url, size_t *count) {
+    return mp_uploads(s, prefix_url, 0, count);
+}
+
+static shardy_status s3_abort_uploads(sy_store *s, const char *prefix_url, size_t *aborted) {
+    return mp_uploads(s, prefix_url, 1, aborted);
 }
 
 shardy_status sy_s3_request_url(sy_store *st_, const char *s3_url, char **out) {
@@ -1613,6 +1641,7 @@ static const sy_store_ops s3_ops = {
     .close = s3_close,
     .prune = NULL,
     .del_batch = s3_del_batch,
+    .abort_uploads = s3_abort_uploads,
 };
 
 shardy_status sy_store_s3_open(const sy_s3_opts *o, sy_store **out) {

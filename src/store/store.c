@@ -266,6 +266,19 @@ static shardy_status del_page(sy_store *s, const sy_list *page, size_t *count) {
     return st;
 }
 
+shardy_status sy_store_abort_uploads(sy_store *s, const char *prefix_url, size_t *aborted) {
+    size_t n = 0;
+    if (aborted) *aborted = 0;
+    shardy_status st = check_url(s, "abort_uploads", prefix_url);
+    if (st) return st;
+    if (*url_key(s, prefix_url) == '\0')
+        return sy_err(SHARDY_EINVAL, "abort_uploads %s: refusing to act on the whole store", prefix_url);
+    if (!s->ops->abort_uploads) return SHARDY_OK;
+    st = s->ops->abort_uploads(s, prefix_url, &n);
+    if (aborted) *aborted = n;
+    return st;
+}
+
 shardy_status sy_store_delete_prefix(sy_store *s, const char *prefix_url, size_t *deleted) {
     shardy_status st = SHARDY_OK;
     sy_list page = {NULL, 0, 0};

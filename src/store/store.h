@@ -90,6 +90,10 @@ typedef struct sy_store_ops {
      * object URLs in as few requests as the backend can (s3: one DeleteObjects); *deleted gets the
      * number deleted, also on failure. Missing objects count as deleted. */
     shardy_status (*del_batch)(sy_store *s, const char *const *urls, size_t n, size_t *deleted);
+    /* Optional (NULL = the backend has no unfinished uploads). Aborts every unfinished upload
+     * (s3: in-progress multipart upload) whose key starts with prefix_url's key; *aborted gets how
+     * many were found. */
+    shardy_status (*abort_uploads)(sy_store *s, const char *prefix_url, size_t *aborted);
 } sy_store_ops;
 
 /* Backends receive URLs already checked against the store's scheme, non-NULL arguments, and for
@@ -148,6 +152,11 @@ shardy_status sy_store_delete(sy_store *s, const char *url) SY_NODISCARD;
  * delete fails part way. A prefix with an empty key ("file:///", "s3://bucket/") is refused with
  * SHARDY_EINVAL. */
 shardy_status sy_store_delete_prefix(sy_store *s, const char *prefix_url, size_t *deleted) SY_NODISCARD;
+/* Aborts the unfinished uploads under prefix_url (s3: multipart uploads whose parts a failed or
+ * killed writer left behind; they are invisible to listings but kept, and billed, until aborted).
+ * *aborted (may be NULL) gets how many were found. Backends without such uploads: SHARDY_OK, 0.
+ * An empty key (the whole bucket) is refused, as for delete_prefix. */
+shardy_status sy_store_abort_uploads(sy_store *s, const char *prefix_url, size_t *aborted) SY_NODISCARD;
 
 /* Backend constructors (used by sy_store_open and by tests); sy_store_s3_open is in store/s3.h. */
 shardy_status sy_store_file_open(sy_store **out) SY_NODISCARD;

@@ -85,6 +85,7 @@ struct shardy_builder {
     int have_lc;
     atomic_int uploaded_any; /* set by writer threads before their first upload */
     int published_manifest;
+    int discarded; /* discard_uploads ran */
 
     /* finish-time shared state */
     atomic_uint next_shard;
@@ -661,15 +662,21 @@ static const char *status_type(shardy_status st) {
     }
 }
 
-/* Removes what this run uploaded (nothing references it). */
+/* Removes what this run uploaded (nothing references it) and aborts its unfinished uploads (an
+ * s3 multipart upload whose abort failed, or one created by a request whose answer was lost). */
 static void discard_uploads(shardy_builder *b) {
-    if (!atomic_load(&b->uploaded_any) || b->published_manifest || !b->store) return;
+    if (!b->store || !b->run_id || b->discarded) return;
+    b->discarded = 1;
     char *seg = sy_asprintf("run_id=%s", b->run_id);
     const char *parts[] = {b->o.shard_prefix, seg};
     char *dir = seg ? sy_url_join(b->prefix, parts, 2) : NULL;
     char *with_slash = dir ? sy_asprintf("%s/", dir) : NULL;
-    if (with_slash && sy_store_delete_prefix(b->store, with_slash, NULL) != SHARDY_OK) {
+    if (with_slash && atomic_load(&b->uploaded_any) && !b->published_manifest &&
+        sy_store_delete_prefix(b->store, with_slash, NULL) != SHARDY_OK) {
         /* best effort; `cleanup` handles leftovers */
+    }
+    if (with_slash && sy_store_abort_uploads(b->store, with_slash, NULL) != SHARDY_OK) {
+        /* best effort, as above */
     }
     sy_free(with_slash);
     sy_free(dir);

@@ -1096,6 +1096,32 @@ static void test_faults_multipart(void) {
     proxy_stop(&p);
     sy_store_close(&s);
 
+    /* parts and every abort attempt fail: the upload stays (the error says so), and
+     * sy_store_abort_uploads over its prefix finds and aborts it */
+    {
+        char sched[40 * 4 + 1] = "";
+        for (int i = 0; i < 40; i++) strcat(sched, i ? ",503" : "503");
+        const char *const all_fail[] = {"--schedule", sched, "--only", "PUT,DELETE", NULL};
+        REQUIRE(proxy_start(&p, "fault-mp-abort-fails", all_fail));
+        s = proxied_store(&p, 2, 2, part);
+        CHECK_ST(sy_store_put(s, U("mpfault/stuck/a.bin"), data, len, NULL), SHARDY_ESTORE);
+        CHECK_ERRMSG_HAS("aborting multipart upload");
+        CHECK_ERRMSG_HAS("failed too");
+        CHECK_OK(sy_s3_multipart_count(direct, U("mpfault/"), &uploads));
+        CHECK_EQ_U64(uploads, 1);
+        size_t aborted = 99;
+        CHECK_OK(sy_store_abort_uploads(direct, U("mpfault/other/"), &aborted)); /* another prefix */
+        CHECK_EQ_U64(aborted, 0);
+        CHECK_OK(sy_store_abort_uploads(direct, U("mpfault/stuck/"), &aborted));
+        CHECK_EQ_U64(aborted, 1);
+        CHECK_OK(sy_s3_multipart_count(direct, U("mpfault/"), &uploads));
+        CHECK_EQ_U64(uploads, 0);
+        CHECK_OK(sy_store_abort_uploads(direct, U("mpfault/stuck/"), &aborted)); /* nothing left */
+        CHECK_EQ_U64(aborted, 0);
+        proxy_stop(&p);
+        sy_store_close(&s);
+    }
+
     /* the Complete request succeeds upstream but its answer is lost: the retry finds
      * NoSuchUpload, and the object's ETag proves the first Complete worked */
     const char *const lost[] = {"--schedule", "ok,reset-after", "--only", "POST", NULL};

@@ -494,6 +494,12 @@ static void case_delete_prefix(fixture *f) {
     CHECK_ST(sy_store_delete_prefix(f->s, f->backend == BK_FILE ? "file://" : f->backend == BK_MEM ? "mem://t" : s3_bucket,
                                     NULL),
              SHARDY_EINVAL);
+    CHECK_ST(sy_store_abort_uploads(f->s, all, NULL), SHARDY_EINVAL);
+    CHECK_ERRMSG_HAS(all);
+    /* no unfinished uploads here (file/mem have none at all): nothing found, nothing touched */
+    size_t aborted = 99;
+    CHECK_OK(sy_store_abort_uploads(f->s, U(f, "q/"), &aborted));
+    CHECK_EQ_U64(aborted, 0);
     check_get_str(f, "q/keep", "q/keep");
 }
 

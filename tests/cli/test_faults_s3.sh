@@ -63,7 +63,7 @@ for round in $(seq 1 $((ROUNDS + 2))); do
   rate=0.25 max=8
   [ "$round" -gt "$ROUNDS" ] && rate=0.6 max=30
   dump snap > "$T/before.txt"
-  "$HERE/../s3/faultproxy.py" --upstream "${SHARDY_TEST_S3_ENDPOINT#http://}" --random "$rate" --seed "$round" \
+  "$HERE/../s3/faultproxy.py" --upstream "${SHARDY_TEST_S3_ENDPOINT#http://}" --random "$rate" --seed "$((round + ${SHARDY_FAULT_SEED:-0}))" \
     --max-faults "$max" --slow-seconds 3 --stats "$T/stats-$round" > "$T/proxy.out" 2>"$T/proxy.err" &
   proxy=$!
   for _ in $(seq 1 100); do grep -q '^PORT ' "$T/proxy.out" 2>/dev/null && break; sleep 0.05; done
@@ -84,7 +84,17 @@ for round in $(seq 1 $((ROUNDS + 2))); do
     cmp -s "$T/after.txt" "$T/before.txt" || fail "round $round: a failed build changed what readers see"
     CHECKS=$((CHECKS + 1))
   fi
-  expect_eq "$(open_uploads)" 0 "round $round: no multipart upload left behind"
+  left=$(open_uploads)
+  expect_eq "$left" 0 "round $round: no multipart upload left behind"
+  if [ "$left" != 0 ]; then # say which, and what the build printed, then clear them for the next round
+    echo "build stderr: $ERR" >&2
+    curl -K "$T/curl.cfg" "$SHARDY_TEST_S3_ENDPOINT/$BUCKET?uploads" | tr -d '\n' |
+      grep -o '<Key>[^<]*</Key>[[:space:]]*<UploadId>[^<]*' | sed 's/<Key>//; s/<\/Key>[[:space:]]*<UploadId>/ /' |
+      while read -r key id; do
+        echo "left behind: $key upload $id" >&2
+        curl -K "$T/curl.cfg" -X DELETE "$SHARDY_TEST_S3_ENDPOINT/$BUCKET/$key?uploadId=$id"
+      done
+  fi
   echo "round $round: rc=$RC, $faults faults injected" >&2
 done
 echo "fault test: $((ROUNDS + 2)) rounds, $ok builds completed, $failed failed cleanly" >&2
