@@ -458,6 +458,166 @@ SHARDY_API shardy_status shardy_history_opts(const shardy_reader_opts *o, size_t
                                              size_t *n);
 SHARDY_API void shardy_manifest_entries_free(shardy_manifest_entry **e, size_t n);
 
+
+/* ---------------------------------------------------------------------------------------------
+ * Distributed builds (Spark, Dask, Ray, Python workers; spec writer §5.12–5.19, DESIGN §3).
+ *
+ * The driver opens a run (run record "running" + heartbeat), engine tasks each write ONE shard
+ * attempt with a shardy_attempt_writer and hand the attempt's result (a small JSON object) back to
+ * the driver, which publishes: winners (deterministic), coverage check, manifest, _CURRENT, sweep
+ * of every non-winning attempt under the run, run record "succeeded". Both sides take a
+ * shardy_build_opts; fields that do not apply are ignored (the attempt writer ignores num_dbs,
+ * threads, cel_*, custom_json; the run ignores batch_size, memory_limit, rate limits, page_size).
+ * ------------------------------------------------------------------------------------------- */
+typedef struct shardy_attempt_writer shardy_attempt_writer;
+typedef struct shardy_run shardy_run;
+
+#define SHARDY_NO_ID INT64_MIN /* stage_id / task_attempt_id "none" */
+
+typedef struct shardy_attempt_info {
+    uint32_t db_id;           /* shard this attempt writes */
+    uint32_t attempt;         /* attempt number in the path (.../attempt=NN), < 100 */
+    int64_t stage_id;         /* engine ids for the result's writer_info; SHARDY_NO_ID = none */
+    int64_t task_attempt_id;  /* used by winner selection; SHARDY_NO_ID = none (sorts last) */
+} shardy_attempt_info;
+
+/* Opens a writer for one shard attempt. o->prefix and o->run_id are required (every task of a
+ * build passes the driver's run_id). Rows are buffered (spilling past memory_limit), written to
+ * SQLite in key order at finish (last add of a key wins), sealed and uploaded to
+ * <prefix>/<shard_prefix>/run_id=<run_id>/<db_path_template>/attempt=NN/shard.db. Nothing touches
+ * the object store before finish; a writer that receives no row uploads nothing. */
+SHARDY_API shardy_status shardy_attempt_open(const shardy_build_opts *o, const shardy_attempt_info *info,
+                                             shardy_attempt_writer **out);
+/* Adds one row (copied). Key type/range errors as for shardy_builder_add (the row is not added). */
+SHARDY_API shardy_status shardy_attempt_add(shardy_attempt_writer *w, const shardy_key *key, const void *value,
+                                            size_t value_len);
+/* Writes, seals and uploads the shard and returns the attempt result as a JSON object (free with
+ * shardy_free):
+ *   {"db_id":N,"db_url":"<attempt url>"|null,"attempt":N,"row_count":N,"db_bytes":N,
+ *    "min_key":K|null,"max_key":K|null,"checkpoint_id":"<32 hex>"|null,
+ *    "writer_info":{"stage_id":N|null,"task_attempt_id":N|null,"attempt":N,"duration_ms":N},
+ *    "all_attempt_urls":["<attempt url>"]}
+ * K is the logical key: a JSON integer for u64be/u32be, a JSON string for utf8/raw keys that are
+ * valid UTF-8, else {"hex":"..."}. An attempt with no rows gives db_url null, row_count 0, keys and
+ * checkpoint_id null, all_attempt_urls []. finish may be called once; on failure the writer
+ * removes what it uploaded and its staging files. */
+SHARDY_API shardy_status shardy_attempt_finish(shardy_attempt_writer *w, char **result_json);
+/* Releases the writer (accepts NULL; sets *w NULL). Not finished → staging files removed, nothing
+ * uploaded. */
+SHARDY_API void shardy_attempt_close(shardy_attempt_writer **w);
+
+/* Opens a run on the driver: validates o (same rules as shardy_builder_open; run_id NULL → a fresh
+ * uuid4 hex, readable with shardy_run_id), writes the run record (status running, writer_type
+ * o->writer_type) and starts its heartbeat. HASH: o->num_dbs > 0. CEL: o->cel_expr etc. as for the
+ * builder (compiled here: a bad expression fails the open with SHARDY_EINVAL); direct mode
+ * discovers num_dbs from the attempts at publish. */
+SHARDY_API shardy_status shardy_run_open(const shardy_build_opts *o, shardy_run **out);
+SHARDY_API const char *shardy_run_id(const shardy_run *run);
+/* Publishes from attempt results: attempts_json is a JSON array of objects as produced by
+ * shardy_attempt_finish (any number per db_id, empty-shard records included). Steps: winner per
+ * db_id = smallest (attempt, task_attempt_id or 2^63-1, db_url or ""); a db_id outside
+ * [0, num_dbs) → SHARDY_EROUTE "Shard coverage mismatch; extra=[...]"; CEL direct mode: the ids
+ * with rows must be exactly 0..max (else SHARDY_EROUTE "non-consecutive"); manifest PUT (failure:
+ * SHARDY_ESTORE etc. with "manifest publish failed: ..."), _CURRENT PUT (failure: message starts
+ * "manifest <ref> was published but _CURRENT was not updated"), sweep of every object under the
+ * run not inside a winner's attempt directory (best effort), run record succeeded.
+ * *result_json (free with shardy_free) = the build result JSON of shardy_build_result_json plus
+ * "winners": [attempt objects of the winners, ascending db_id] and "num_attempts". On failure the
+ * run record is marked failed and, unless the manifest was published, every object under the run
+ * is deleted. publish may be called once. */
+SHARDY_API shardy_status shardy_run_publish(shardy_run *run, const char *attempts_json, char **result_json);
+/* Marks the run failed (error_type e.g. "ShardWriteError", message: what went wrong) and deletes
+ * what the run uploaded (nothing references it). For a driver that gives up before publish. */
+SHARDY_API shardy_status shardy_run_fail(shardy_run *run, const char *error_type, const char *message);
+/* Releases the run (accepts NULL; sets *run NULL). Neither published nor failed → as run_fail
+ * with "ShardWriteError", "run closed before publish". */
+SHARDY_API void shardy_run_close(shardy_run **run);
+
+/* ---------------------------------------------------------------------------------------------
+ * Arrow batches (the Arrow C Data Interface, https://arrow.apache.org/docs/format/CDataInterface.html).
+ *
+ * A batch is a struct array (as exported by pyarrow RecordBatch.__arrow_c_array__ or
+ * _export_to_c) whose children are the columns, named by the schema's children. The library only
+ * reads the batch (it never calls release). Supported column types: int8/16/32/64, uint8/16/32/64,
+ * utf8 ("u"), large_utf8 ("U"), binary ("z"), large_binary ("Z"), bool ("b"), float32/64
+ * ("f"/"g"), null ("n"); offsets and validity bitmaps honoured, including a nonzero offset.
+ * Errors name the column, its Arrow format and the row (index within the batch).
+ * ------------------------------------------------------------------------------------------- */
+#ifndef ARROW_C_DATA_INTERFACE
+#define ARROW_C_DATA_INTERFACE
+#define ARROW_FLAG_DICTIONARY_ORDERED 1
+#define ARROW_FLAG_NULLABLE 2
+#define ARROW_FLAG_MAP_KEYS_SORTED 4
+struct ArrowSchema {
+    const char *format;
+    const char *name;
+    const char *metadata;
+    int64_t flags;
+    int64_t n_children;
+    struct ArrowSchema **children;
+    struct ArrowSchema *dictionary;
+    void (*release)(struct ArrowSchema *);
+    void *private_data;
+};
+struct ArrowArray {
+    int64_t length;
+    int64_t null_count;
+    int64_t offset;
+    int64_t n_buffers;
+    int64_t n_children;
+    const void **buffers;
+    struct ArrowArray **children;
+    struct ArrowArray *dictionary;
+    void (*release)(struct ArrowArray *);
+    void *private_data;
+};
+#endif
+
+/* HASH routing of a batch: out[i] = shard of row i's value in column key_col (integers by value —
+ * the same shard as shardy_route_hash of that integer — strings as UTF-8, binary as bytes).
+ * out has batch->length entries. A null key → SHARDY_EROUTE "key column 'c' is null at row N";
+ * float/bool/null columns → SHARDY_ETYPE; a missing column → SHARDY_EINVAL listing the columns. */
+SHARDY_API shardy_status shardy_arrow_route_hash(const struct ArrowArray *batch, const struct ArrowSchema *schema,
+                                                 const char *key_col, uint64_t num_dbs, int32_t *out);
+
+/* CEL routing of batches. A router is compiled once from the CEL fields of o (cel_expr,
+ * cel_columns, routing_values...; SHARDY_EINVAL with the checker's message when it does not
+ * compile). Each CEL variable binds to the batch column of the same name; `key` binds to key_col
+ * when the batch has no column named `key` (DESIGN §3). out[i] = db_id of row i (direct mode: the
+ * result, which must be in [0, 1000000)). Evaluation errors, nulls, unknown categorical tokens →
+ * SHARDY_EROUTE naming the row. A router is immutable: route may run on several threads. */
+typedef struct shardy_cel_router shardy_cel_router;
+SHARDY_API shardy_status shardy_cel_router_open(const shardy_build_opts *o, shardy_cel_router **out);
+SHARDY_API shardy_status shardy_arrow_route_cel(const shardy_cel_router *r, const struct ArrowArray *batch,
+                                                const struct ArrowSchema *schema, const char *key_col, int32_t *out);
+/* One row from named argument values (the reader-side reference used by verify_routing). */
+SHARDY_API shardy_status shardy_cel_router_route(const shardy_cel_router *r, const shardy_cel_arg *args, size_t nargs,
+                                                 uint32_t *db_id);
+SHARDY_API void shardy_cel_router_close(shardy_cel_router **r);
+
+/* How a row of a batch becomes the stored value (spec writer §2.7 ValueSpec). */
+typedef enum shardy_value_kind {
+    SHARDY_VALUE_BINARY_COL = 1, /* value = column cols[0]: binary/utf8 as is, null → empty */
+    SHARDY_VALUE_JSON_COLS = 2   /* value = JSON object of cols (n_cols 0 → every column but
+                                    skip_col), keys sorted, separators ',' ':', non-ASCII escaped
+                                    \uXXXX, floats as Python repr — byte-identical to Python's
+                                    json.dumps(d, sort_keys=True, separators=(",", ":")) for the
+                                    supported types; binary columns → SHARDY_ETYPE */
+} shardy_value_kind;
+typedef struct shardy_value_spec {
+    shardy_value_kind kind;
+    const char *const *cols;
+    size_t n_cols;
+    const char *skip_col;        /* column never encoded (the shard-id column); may be NULL */
+} shardy_value_spec;
+
+/* Adds every row of a batch to an attempt writer: key from key_col (integers, strings or binary
+ * as for shardy_attempt_add; a null key → SHARDY_EROUTE naming the row), value per spec. Stops at
+ * the first bad row with an error naming the column and row; rows before it stay added. */
+SHARDY_API shardy_status shardy_attempt_add_arrow(shardy_attempt_writer *w, const struct ArrowArray *batch,
+                                                  const struct ArrowSchema *schema, const char *key_col,
+                                                  const shardy_value_spec *spec);
+
 #ifdef __cplusplus
 }
 #endif
