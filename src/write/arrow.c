@@ -584,9 +584,10 @@ static shardy_status json_fields_open(const sy_batch *b, value_enc *e) {
     for (size_t k = 0; k < n; k++) {
         const char *name = spec->n_cols ? spec->cols[k] : col_name(b->s->children[k]);
         if (!name) return sy_err(SHARDY_EINVAL, "json_cols: column name %zu is NULL", k);
-        if (is_skipped(spec, name)) continue;
+        if (!spec->n_cols && is_skipped(spec, name)) continue;
         json_field *f = &e->fields[e->nfields++];
         f->name = name;
+        if (is_skipped(spec, name)) continue; /* removed from the row before encoding → null */
         int64_t j = find_column(b, name);
         if (j == -2) return SHARDY_EINVAL;
         if (j < 0) continue; /* missing → null, like Python's row.get */
