@@ -289,8 +289,8 @@ static void test_cel_direct(void) {
         CHECK_EQ_INT(db, out[i]);
     }
     /* a column literally called key wins over key_col */
-    int64_t k64[R];
-    for (int i = 0; i < R; i++) k64[i] = i;
+    int64_t k64[R + 1];
+    for (int i = 0; i <= R; i++) k64[i] = i;
     af_add(&b, "key", "l", R + 1, 0, NULL, 0, k64, NULL);
     CHECK_OK(shardy_arrow_route_cel(r, &b.a, &b.s, "id", out));
     CHECK_EQ_INT(out[0], scalar_db(shardy_key_int(1), 16));
