@@ -9,10 +9,12 @@
 static _Thread_local char tl_msg[SY_ERRMSG_MAX];
 
 shardy_status sy_err(shardy_status st, const char *fmt, ...) {
+    char msg[SY_ERRMSG_MAX]; /* an argument may be shardy_errmsg() itself: format aside, then copy */
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tl_msg, sizeof tl_msg, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(tl_msg, msg, sizeof tl_msg);
     return st;
 }
 

@@ -1081,10 +1081,13 @@ static shardy_status put_multipart(s3_store *s, const char *op, const char *url,
     if (st) {
         char first[SY_ERRMSG_MAX];
         snprintf(first, sizeof first, "%s", shardy_errmsg());
-        if (mp_abort(s, url, loc, upload_id) == SHARDY_OK)
+        if (mp_abort(s, url, loc, upload_id) == SHARDY_OK) {
             sy_err(st, "%s; the multipart upload was aborted", first);
-        else
-            sy_err(st, "%s; aborting multipart upload %s failed too (%s)", first, upload_id, shardy_errmsg());
+        } else {
+            char why[SY_ERRMSG_MAX]; /* sy_err writes the buffer shardy_errmsg() points at */
+            snprintf(why, sizeof why, "%s", shardy_errmsg());
+            sy_err(st, "%s; aborting multipart upload %s failed too (%s)", first, upload_id, why);
+        }
     }
 done:
     sy_free(upload_id);
