@@ -1082,6 +1082,16 @@ static PyObject *mod_version(PyObject *Py_UNUSED(m), PyObject *Py_UNUSED(ignored
     return PyUnicode_FromString(shardy_version());
 }
 
+static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
+    if (PyType_Ready(t) < 0) return -1;
+    Py_INCREF(t);
+    if (PyModule_AddObject(m, name, (PyObject *)t) < 0) {
+        Py_DECREF(t);
+        return -1;
+    }
+    return 0;
+}
+
 /* Distributed-build wrappers (AttemptWriter, Run, CelRouter, route_hash_arrow) live in
  * _native_distributed.h so they can be compiled in once libshardy has them. */
 #ifdef SHARDY_HAVE_DISTRIBUTED
@@ -1100,16 +1110,6 @@ static PyMethodDef module_methods[] = {
 static struct PyModuleDef moduledef = {PyModuleDef_HEAD_INIT, "shardyfusion._native",
                                        "CPython binding of libshardy (include/shardy.h).", -1, module_methods,
                                        NULL, NULL, NULL, NULL};
-
-static int add_type(PyObject *m, PyTypeObject *t, const char *name) {
-    if (PyType_Ready(t) < 0) return -1;
-    Py_INCREF(t);
-    if (PyModule_AddObject(m, name, (PyObject *)t) < 0) {
-        Py_DECREF(t);
-        return -1;
-    }
-    return 0;
-}
 
 PyMODINIT_FUNC PyInit__native(void);
 PyMODINIT_FUNC PyInit__native(void) {
