@@ -107,8 +107,11 @@ def native_opts(
         custom_json = json.dumps(custom, sort_keys=True) if custom else None
     except (TypeError, ValueError) as e:
         raise ConfigValidationError(f"manifest.custom_manifest_fields must be JSON-serialisable: {e}") from None
+    prefix = config.storage.s3_prefix
+    if "://" not in prefix:
+        prefix = os.path.abspath(prefix)  # a local path: the embedded file:// store
     opts: Dict[str, Any] = {
-        "prefix": config.storage.s3_prefix,
+        "prefix": prefix,
         "key_encoding": config.kv.key_encoding.value,
         "key_col": key_col,
         "run_id": out.run_id,
