@@ -575,7 +575,7 @@ struct ArrowArray {
 
 /* HASH routing of a batch: out[i] = shard of row i's value in column key_col (integers by value —
  * the same shard as shardy_route_hash of that integer — strings as UTF-8, binary as bytes).
- * out has batch->length entries. A null key → SHARDY_EROUTE "key column 'c' is null at row N";
+ * out has batch->length entries; num_dbs in [1, 2^31]. A null key → SHARDY_EROUTE "key column 'c' is null at row N";
  * float/bool/null columns → SHARDY_ETYPE; a missing column → SHARDY_EINVAL listing the columns. */
 SHARDY_API shardy_status shardy_arrow_route_hash(const struct ArrowArray *batch, const struct ArrowSchema *schema,
                                                  const char *key_col, uint64_t num_dbs, int32_t *out);

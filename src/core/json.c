@@ -226,6 +226,22 @@ shardy_status sy_json_put_string(sy_buf *out, const char *s, size_t n, int flags
     return sy_buf_putc(out, '"');
 }
 
+shardy_status sy_json_put_uint(sy_buf *out, uint64_t v) {
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[sizeof tmp - 1 - n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return sy_buf_append(out, tmp + sizeof tmp - n, n);
+}
+
+shardy_status sy_json_put_int(sy_buf *out, int64_t v) {
+    if (v >= 0) return sy_json_put_uint(out, (uint64_t)v);
+    shardy_status st = sy_buf_putc(out, '-');
+    return st ? st : sy_json_put_uint(out, 0 - (uint64_t)v);
+}
+
 shardy_status sy_json_put_double(sy_buf *out, double d) {
     if (isnan(d)) return sy_buf_puts(out, "NaN");
     if (isinf(d)) return sy_buf_puts(out, d > 0 ? "Infinity" : "-Infinity");
@@ -307,8 +323,8 @@ static shardy_status dump(json_object *o, int flags, sy_buf *out, int depth) {
     case json_type_null: return sy_buf_puts(out, "null");
     case json_type_boolean: return sy_buf_puts(out, json_object_get_boolean(o) ? "true" : "false");
     case json_type_int:
-        if (sy_json_int_is_u64(o)) return sy_buf_printf(out, "%llu", (unsigned long long)json_object_get_uint64(o));
-        return sy_buf_printf(out, "%lld", (long long)json_object_get_int64(o));
+        if (sy_json_int_is_u64(o)) return sy_json_put_uint(out, json_object_get_uint64(o));
+        return sy_json_put_int(out, json_object_get_int64(o));
     case json_type_double: return sy_json_put_double(out, json_object_get_double(o));
     case json_type_string:
         return sy_json_put_string(out, json_object_get_string(o), (size_t)json_object_get_string_len(o), flags);

@@ -40,6 +40,10 @@ shardy_status sy_json_dump(json_object *o, int flags, sy_buf *out) SY_NODISCARD;
 /* Appends one JSON string literal for s[0..n) with the escaping selected by flags. */
 shardy_status sy_json_put_string(sy_buf *out, const char *s, size_t n, int flags) SY_NODISCARD;
 
+/* Appends an integer in decimal (exact over the whole int64 / uint64 range). */
+shardy_status sy_json_put_int(sy_buf *out, int64_t v) SY_NODISCARD;
+shardy_status sy_json_put_uint(sy_buf *out, uint64_t v) SY_NODISCARD;
+
 /* Appends Python's repr() of a double (shortest round-trip, ".0" for integral values, e+XX). */
 shardy_status sy_json_put_double(sy_buf *out, double d) SY_NODISCARD;
 

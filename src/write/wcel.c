@@ -133,15 +133,19 @@ sy_cel_value *sy_wcel_args(sy_wcel *w) {
     return w->args;
 }
 
-shardy_status sy_wcel_route(sy_wcel *w, const shardy_key *key, uint32_t *db) {
+shardy_status sy_wcel_route_values(const sy_wcel *w, const shardy_key *key, sy_cel_value *args, uint32_t *db) {
     shardy_status st;
-    if (w->key_idx >= 0 && w->args[w->key_idx].kind == SY_CEL_UNSET && key) {
-        st = sy_cel_value_from_key(key, w->key_kind, &w->args[w->key_idx]);
+    if (w->key_idx >= 0 && args[w->key_idx].kind == SY_CEL_UNSET && key) {
+        st = sy_cel_value_from_key(key, w->key_kind, &args[w->key_idx]);
         if (st) return st;
     }
-    st = sy_cel_router_route(w->r, w->args, db);
+    st = sy_cel_router_route(w->r, args, db);
     if (st == SHARDY_ENOTFOUND) return SHARDY_EROUTE; /* ShardAssignmentError; message kept */
     return st;
+}
+
+shardy_status sy_wcel_route(sy_wcel *w, const shardy_key *key, uint32_t *db) {
+    return sy_wcel_route_values(w, key, w->args, db);
 }
 
 static sy_cel_value arg_value(const shardy_cel_arg *a) {
@@ -158,15 +162,13 @@ static sy_cel_value arg_value(const shardy_cel_arg *a) {
     }
 }
 
-shardy_status sy_wcel_route_args(sy_wcel *w, const shardy_key *key, const shardy_cel_arg *args, size_t nargs,
-                                 uint32_t *db) {
-    if (nargs && !args) return sy_err(SHARDY_EINVAL, "shardy_builder_add_cel: NULL arguments");
-    sy_cel_value *v = sy_wcel_args(w);
+shardy_status sy_wcel_bind_args(const sy_wcel *w, const shardy_cel_arg *args, size_t nargs, sy_cel_value *v) {
+    if (nargs && !args) return sy_err(SHARDY_EINVAL, "CEL routing: NULL arguments");
     for (size_t i = 0; i < nargs; i++) {
         int idx;
         if (args[i].name) {
             idx = sy_cel_router_var_index(w->r, args[i].name);
-            if (idx < 0) return sy_err(SHARDY_EINVAL, "'%.100s' is not a CEL column of this builder", args[i].name);
+            if (idx < 0) return sy_err(SHARDY_EINVAL, "'%.100s' is not one of the CEL columns", args[i].name);
         } else {
             if (i >= w->nvars) return sy_err(SHARDY_EINVAL, "positional CEL argument %zu: only %zu columns", i, w->nvars);
             idx = (int)i;
@@ -176,6 +178,13 @@ shardy_status sy_wcel_route_args(sy_wcel *w, const shardy_key *key, const shardy
                           sy_cel_router_var_name(w->r, (size_t)idx));
         v[idx] = arg_value(&args[i]);
     }
+    return SHARDY_OK;
+}
+
+shardy_status sy_wcel_route_args(sy_wcel *w, const shardy_key *key, const shardy_cel_arg *args, size_t nargs,
+                                 uint32_t *db) {
+    shardy_status st = sy_wcel_bind_args(w, args, nargs, sy_wcel_args(w));
+    if (st) return st;
     return sy_wcel_route(w, key, db);
 }
 

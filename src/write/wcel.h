@@ -10,7 +10,8 @@
  * Failure behaviour: open → SHARDY_EINVAL (bad NAME:TYPE, bad routing value, compile/type error
  * with caret and fix hint). route → SHARDY_EROUTE for evaluation errors, rejected results,
  * direct ids out of range and unknown categorical tokens (ShardAssignmentError on write).
- * Not thread-safe: one builder, one thread.
+ * sy_wcel_args/sy_wcel_route/sy_wcel_route_args use the sy_wcel's own argument array: one thread.
+ * sy_wcel_bind_args/sy_wcel_route_values take the caller's array and may run on many threads.
  */
 #ifndef SY_WRITE_WCEL_H
 #define SY_WRITE_WCEL_H
@@ -32,6 +33,14 @@ const sy_cel_router *sy_wcel_router(const sy_wcel *w);
 sy_cel_value *sy_wcel_args(sy_wcel *w);
 /* Routes the row whose columns are in sy_wcel_args (binding `key` as described above). */
 shardy_status sy_wcel_route(sy_wcel *w, const shardy_key *key, uint32_t *db) SY_NODISCARD;
+/* Thread-safe forms for a shared, immutable sy_wcel (shardy_cel_router): the caller owns the
+ * argument array (sy_cel_router_nvars entries, cleared to unset). bind_args stores public typed
+ * arguments (by name, or positional when name is NULL) into it; route_values binds `key` as above
+ * when it is still unset and routes. */
+shardy_status sy_wcel_bind_args(const sy_wcel *w, const shardy_cel_arg *args, size_t nargs,
+                                sy_cel_value *v) SY_NODISCARD;
+shardy_status sy_wcel_route_values(const sy_wcel *w, const shardy_key *key, sy_cel_value *args,
+                                   uint32_t *db) SY_NODISCARD;
 /* Public typed arguments (by name, or positional when name is NULL) → route. */
 shardy_status sy_wcel_route_args(sy_wcel *w, const shardy_key *key, const shardy_cel_arg *args, size_t nargs,
                                  uint32_t *db) SY_NODISCARD;
