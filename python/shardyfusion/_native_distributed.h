@@ -1,0 +1,616 @@
+/*
+ * _native_distributed.h — part of _native.c (included once, under SHARDY_HAVE_DISTRIBUTED): the
+ * distributed-build API of shardy.h for engines (Spark, Dask, Ray, Python workers).
+ *
+ *   AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None)  shardy_attempt_*
+ *   Run(opts)                                                                  shardy_run_*
+ *   CelRouter(opts)                                                            shardy_cel_router_*
+ *   route_hash_arrow(batch, key_col, num_dbs) -> bytes of native int32 db ids
+ *
+ * Arrow batches are any object with __arrow_c_array__() (pyarrow RecordBatch): the (schema, array)
+ * PyCapsules are held for the duration of the C call and then dropped; their destructors call the
+ * release callbacks (libshardy never releases). Batch loops run with the GIL released.
+ */
+#ifndef SHARDY_NATIVE_DISTRIBUTED_H
+#define SHARDY_NATIVE_DISTRIBUTED_H
+
+/* ---- Arrow C Data Interface capsules ---------------------------------------------------------- */
+
+typedef struct arrow_batch {
+    PyObject *schema_cap;
+    PyObject *array_cap;
+    struct ArrowSchema *schema;
+    struct ArrowArray *array;
+} arrow_batch;
+
+static void arrow_batch_release(arrow_batch *ab) {
+    /* The capsule destructors release the structs when the last reference goes. */
+    Py_CLEAR(ab->schema_cap);
+    Py_CLEAR(ab->array_cap);
+    ab->schema = NULL;
+    ab->array = NULL;
+}
+
+static int arrow_batch_get(PyObject *batch, arrow_batch *ab) {
+    memset(ab, 0, sizeof *ab);
+    PyObject *pair = PyObject_CallMethod(batch, "__arrow_c_array__", NULL);
+    if (!pair) {
+        if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "batch must support __arrow_c_array__ (e.g. pyarrow.RecordBatch), got %s",
+                         Py_TYPE(batch)->tp_name);
+        }
+        return -1;
+    }
+    if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+        Py_DECREF(pair);
+        PyErr_SetString(PyExc_TypeError, "__arrow_c_array__ must return a (schema, array) tuple of capsules");
+        return -1;
+    }
+    ab->schema_cap = PyTuple_GET_ITEM(pair, 0);
+    ab->array_cap = PyTuple_GET_ITEM(pair, 1);
+    Py_INCREF(ab->schema_cap);
+    Py_INCREF(ab->array_cap);
+    Py_DECREF(pair);
+    ab->schema = PyCapsule_GetPointer(ab->schema_cap, "arrow_schema");
+    if (!ab->schema) goto fail;
+    ab->array = PyCapsule_GetPointer(ab->array_cap, "arrow_array");
+    if (!ab->array) goto fail;
+    if (!ab->array->release || !ab->schema->release) {
+        PyErr_SetString(PyExc_ValueError, "Arrow batch was already released");
+        goto fail;
+    }
+    return 0;
+fail:
+    arrow_batch_release(ab);
+    return -1;
+}
+
+/* ---- AttemptWriter ---------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    shardy_attempt_writer *w;
+    opt_holder h;
+    int busy;
+} AttemptObject;
+
+static int attempt_check(AttemptObject *self) {
+    if (!self->w) {
+        raise_status_msg(SHARDY_ECLOSED, "AttemptWriter is closed");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static int opt_engine_id(PyObject *v, const char *name, int64_t *out) {
+    *out = SHARDY_NO_ID;
+    if (!v || v == Py_None) return 0;
+    long long x;
+    if (opt_long(name, v, INT64_MIN + 1, INT64_MAX, &x) < 0) return -1;
+    *out = (int64_t)x;
+    return 0;
+}
+
+static int Attempt_init(AttemptObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"opts", "db_id", "attempt", "stage_id", "task_attempt_id", NULL};
+    PyObject *d, *stage = Py_None, *task = Py_None;
+    unsigned int db_id, attempt;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OII|OO:AttemptWriter", kwlist, &d, &db_id, &attempt, &stage, &task))
+        return -1;
+    if (self->w) {
+        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter already initialised");
+        return -1;
+    }
+    shardy_attempt_info info;
+    info.db_id = db_id;
+    info.attempt = attempt;
+    if (opt_engine_id(stage, "stage_id", &info.stage_id) < 0 ||
+        opt_engine_id(task, "task_attempt_id", &info.task_attempt_id) < 0)
+        return -1;
+    shardy_build_opts o;
+    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
+    shardy_status st;
+    char msg[4096] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_attempt_open(&o, &info, &self->w);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    if (st) {
+        raise_status_msg(st, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void Attempt_dealloc(AttemptObject *self) {
+    if (self->w) {
+        Py_BEGIN_ALLOW_THREADS
+        shardy_attempt_close(&self->w);
+        Py_END_ALLOW_THREADS
+    }
+    holder_clear(&self->h);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Attempt_add(AttemptObject *self, PyObject *args) {
+    PyObject *ko, *vo, *keeper = NULL;
+    if (!PyArg_ParseTuple(args, "OO:add", &ko, &vo)) return NULL;
+    if (attempt_check(self) < 0) return NULL;
+    shardy_key key;
+    Py_buffer vb;
+    if (py_to_key(ko, &key, &keeper, 0) < 0) return NULL;
+    if (get_value(vo, &vb) < 0) {
+        Py_XDECREF(keeper);
+        return NULL;
+    }
+    shardy_status st = shardy_attempt_add(self->w, &key, vb.buf, (size_t)vb.len);
+    PyBuffer_Release(&vb);
+    Py_XDECREF(keeper);
+    if (st) return raise_status(st);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Attempt_add_arrow(AttemptObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"batch", "key_col", "kind", "cols", "skip_col", NULL};
+    PyObject *batch, *colso = Py_None, *skipo = Py_None;
+    const char *key_col, *kind;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oss|OO:add_arrow", kwlist, &batch, &key_col, &kind, &colso, &skipo))
+        return NULL;
+    if (attempt_check(self) < 0) return NULL;
+    shardy_value_spec spec;
+    memset(&spec, 0, sizeof spec);
+    if (!strcmp(kind, "binary_col")) spec.kind = SHARDY_VALUE_BINARY_COL;
+    else if (!strcmp(kind, "json_cols")) spec.kind = SHARDY_VALUE_JSON_COLS;
+    else {
+        PyErr_Format(PyExc_ValueError, "kind must be 'binary_col' or 'json_cols', got '%s'", kind);
+        return NULL;
+    }
+    opt_holder h;
+    if (holder_init(&h) < 0) return NULL;
+    PyObject *ret = NULL;
+    arrow_batch ab;
+    memset(&ab, 0, sizeof ab);
+    if (colso != Py_None) {
+        const char **cols = NULL;
+        if (opt_strlist(&h, "cols", colso, &cols, &spec.n_cols, 0, NULL) < 0) {
+            PyMem_Free((void *)cols);
+            goto done;
+        }
+        h.celcols = cols; /* freed by holder_clear */
+        spec.cols = cols;
+    }
+    if (skipo != Py_None && opt_str(&h, "skip_col", skipo, &spec.skip_col) < 0) goto done;
+    if (spec.kind == SHARDY_VALUE_BINARY_COL && spec.n_cols != 1) {
+        PyErr_SetString(PyExc_ValueError, "binary_col needs exactly one column in cols");
+        goto done;
+    }
+    if (arrow_batch_get(batch, &ab) < 0) goto done;
+    shardy_status st;
+    char msg[4096] = "";
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_attempt_add_arrow(self->w, ab.array, ab.schema, key_col, &spec);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st) {
+        raise_status_msg(st, msg);
+        goto done;
+    }
+    ret = Py_None;
+    Py_INCREF(ret);
+done:
+    arrow_batch_release(&ab);
+    holder_clear(&h);
+    return ret;
+}
+
+static PyObject *Attempt_finish(AttemptObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (attempt_check(self) < 0) return NULL;
+    char *json = NULL;
+    shardy_status st;
+    char msg[4096] = "";
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_attempt_finish(self->w, &json);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st) return raise_status_msg(st, msg);
+    PyObject *out = parse_json(json);
+    shardy_free(json);
+    return out;
+}
+
+static PyObject *Attempt_close(AttemptObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter is in use by another thread");
+        return NULL;
+    }
+    if (self->w) {
+        Py_BEGIN_ALLOW_THREADS
+        shardy_attempt_close(&self->w);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Attempt_exit(AttemptObject *self, PyObject *Py_UNUSED(args)) {
+    PyObject *r = Attempt_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef Attempt_methods[] = {
+    {"add", (PyCFunction)Attempt_add, METH_VARARGS, "add(key, value: bytes)"},
+    {"add_arrow", (PyCFunction)(void (*)(void))Attempt_add_arrow, METH_VARARGS | METH_KEYWORDS,
+     "add_arrow(batch, key_col, kind ('binary_col'|'json_cols'), cols=None, skip_col=None)"},
+    {"finish", (PyCFunction)Attempt_finish, METH_NOARGS, "finish() -> dict (the attempt result)"},
+    {"close", (PyCFunction)Attempt_close, METH_NOARGS, "close() — unfinished: nothing uploaded"},
+    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Attempt_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject AttemptType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.AttemptWriter",
+    .tp_basicsize = sizeof(AttemptObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None) — one shard attempt",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Attempt_init,
+    .tp_dealloc = (destructor)Attempt_dealloc,
+    .tp_methods = Attempt_methods,
+};
+
+/* ---- Run -------------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    shardy_run *run;
+    opt_holder h;
+    int busy;
+} RunObject;
+
+static int run_check(RunObject *self) {
+    if (!self->run) {
+        raise_status_msg(SHARDY_ECLOSED, "Run is closed");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Run is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static int Run_init(RunObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"opts", NULL};
+    PyObject *d;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:Run", kwlist, &d)) return -1;
+    if (self->run) {
+        PyErr_SetString(PyExc_RuntimeError, "Run already initialised");
+        return -1;
+    }
+    shardy_build_opts o;
+    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
+    shardy_status st;
+    char msg[4096] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_run_open(&o, &self->run);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    if (st) {
+        raise_status_msg(st, msg);
+        return -1;
+    }
+    return 0;
+}
+
+static void Run_dealloc(RunObject *self) {
+    if (self->run) {
+        Py_BEGIN_ALLOW_THREADS
+        shardy_run_close(&self->run);
+        Py_END_ALLOW_THREADS
+    }
+    holder_clear(&self->h);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Run_get_run_id(RunObject *self, void *Py_UNUSED(closure)) {
+    if (run_check(self) < 0) return NULL;
+    return PyUnicode_FromString(shardy_run_id(self->run));
+}
+
+static PyObject *Run_publish(RunObject *self, PyObject *args) {
+    PyObject *attempts;
+    if (!PyArg_ParseTuple(args, "O:publish", &attempts)) return NULL;
+    if (run_check(self) < 0) return NULL;
+    PyObject *text = PyObject_CallFunctionObjArgs(json_dumps, attempts, NULL);
+    if (!text) return NULL;
+    const char *s = PyUnicode_AsUTF8(text);
+    if (!s) {
+        Py_DECREF(text);
+        return NULL;
+    }
+    char *json = NULL;
+    shardy_status st;
+    char *msg = PyMem_RawMalloc(8192);
+    if (!msg) {
+        Py_DECREF(text);
+        return PyErr_NoMemory();
+    }
+    msg[0] = 0;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_run_publish(self->run, s, &json);
+    if (st) snprintf(msg, 8192, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    Py_DECREF(text);
+    if (st) {
+        raise_status_msg(st, msg);
+        PyMem_RawFree(msg);
+        return NULL;
+    }
+    PyMem_RawFree(msg);
+    PyObject *out = parse_json(json);
+    shardy_free(json);
+    return out;
+}
+
+static PyObject *Run_fail(RunObject *self, PyObject *args) {
+    const char *etype, *message;
+    if (!PyArg_ParseTuple(args, "ss:fail", &etype, &message)) return NULL;
+    if (run_check(self) < 0) return NULL;
+    shardy_status st;
+    char msg[4096] = "";
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_run_fail(self->run, etype, message);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st) return raise_status_msg(st, msg);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Run_close(RunObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Run is in use by another thread");
+        return NULL;
+    }
+    if (self->run) {
+        Py_BEGIN_ALLOW_THREADS
+        shardy_run_close(&self->run);
+        Py_END_ALLOW_THREADS
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *Run_exit(RunObject *self, PyObject *Py_UNUSED(args)) {
+    PyObject *r = Run_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef Run_methods[] = {
+    {"publish", (PyCFunction)Run_publish, METH_VARARGS,
+     "publish(attempts: list[dict]) -> dict — winners, manifest, _CURRENT, sweep"},
+    {"fail", (PyCFunction)Run_fail, METH_VARARGS, "fail(error_type, message) — marks the run failed"},
+    {"close", (PyCFunction)Run_close, METH_NOARGS, "close() — unpublished: as fail('ShardWriteError', ...)"},
+    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)Run_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyGetSetDef Run_getset[] = {{"run_id", (getter)Run_get_run_id, NULL, "the run id", NULL},
+                                   {NULL, NULL, NULL, NULL, NULL}};
+
+static PyTypeObject RunType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.Run",
+    .tp_basicsize = sizeof(RunObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Run(opts) — the driver side of a distributed build",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Run_init,
+    .tp_dealloc = (destructor)Run_dealloc,
+    .tp_methods = Run_methods,
+    .tp_getset = Run_getset,
+};
+
+/* ---- CelRouter -------------------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    shardy_cel_router *r;
+    opt_holder h;
+    int busy;
+    int close_pending;
+} CelRouterObject;
+
+static int celr_enter(CelRouterObject *self) {
+    if (!self->r || self->close_pending) {
+        raise_status_msg(SHARDY_ECLOSED, "CelRouter is closed");
+        return -1;
+    }
+    self->busy++;
+    return 0;
+}
+
+static void celr_leave(CelRouterObject *self) {
+    if (--self->busy == 0 && self->close_pending && self->r) {
+        self->close_pending = 0;
+        shardy_cel_router_close(&self->r);
+    }
+}
+
+static int CelRouter_init(CelRouterObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"opts", NULL};
+    PyObject *d;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:CelRouter", kwlist, &d)) return -1;
+    if (self->r) {
+        PyErr_SetString(PyExc_RuntimeError, "CelRouter already initialised");
+        return -1;
+    }
+    shardy_build_opts o;
+    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
+    shardy_status st = shardy_cel_router_open(&o, &self->r);
+    if (st) {
+        raise_status(st);
+        return -1;
+    }
+    return 0;
+}
+
+static void CelRouter_dealloc(CelRouterObject *self) {
+    shardy_cel_router_close(&self->r);
+    holder_clear(&self->h);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* A bytes object of n native int32 slots, filled by fill() with the GIL released. */
+static PyObject *int32_out(int64_t n, PyObject **out, int32_t **p) {
+    if (n < 0 || (uint64_t)n > (uint64_t)PY_SSIZE_T_MAX / sizeof(int32_t)) {
+        PyErr_SetString(PyExc_ValueError, "Arrow batch length out of range");
+        return NULL;
+    }
+    *out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)((size_t)n * sizeof(int32_t)));
+    if (!*out) return NULL;
+    *p = (int32_t *)PyBytes_AS_STRING(*out);
+    return *out;
+}
+
+static PyObject *CelRouter_route_arrow(CelRouterObject *self, PyObject *args) {
+    PyObject *batch;
+    const char *key_col;
+    if (!PyArg_ParseTuple(args, "Os:route_arrow", &batch, &key_col)) return NULL;
+    arrow_batch ab;
+    if (arrow_batch_get(batch, &ab) < 0) return NULL;
+    PyObject *out = NULL;
+    int32_t *ids = NULL;
+    if (!int32_out(ab.array->length, &out, &ids)) {
+        arrow_batch_release(&ab);
+        return NULL;
+    }
+    if (celr_enter(self) < 0) {
+        Py_DECREF(out);
+        arrow_batch_release(&ab);
+        return NULL;
+    }
+    shardy_status st;
+    char msg[4096] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_arrow_route_cel(self->r, ab.array, ab.schema, key_col, ids);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    celr_leave(self);
+    arrow_batch_release(&ab);
+    if (st) {
+        Py_DECREF(out);
+        return raise_status_msg(st, msg);
+    }
+    return out;
+}
+
+static PyObject *CelRouter_route(CelRouterObject *self, PyObject *args) {
+    PyObject *ctx;
+    if (!PyArg_ParseTuple(args, "O:route", &ctx)) return NULL;
+    shardy_cel_arg *a = NULL;
+    size_t na = 0;
+    if (ctx_to_cel_args(ctx, &a, &na) < 0) return NULL;
+    if (celr_enter(self) < 0) {
+        PyMem_Free(a);
+        return NULL;
+    }
+    uint32_t db = 0;
+    shardy_status st = shardy_cel_router_route(self->r, a, na, &db);
+    celr_leave(self);
+    PyMem_Free(a);
+    if (st) return raise_status(st);
+    return PyLong_FromUnsignedLong(db);
+}
+
+static PyObject *CelRouter_close(CelRouterObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->busy) self->close_pending = 1;
+    else shardy_cel_router_close(&self->r);
+    Py_RETURN_NONE;
+}
+
+static PyObject *CelRouter_exit(CelRouterObject *self, PyObject *Py_UNUSED(args)) {
+    PyObject *r = CelRouter_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+static PyMethodDef CelRouter_methods[] = {
+    {"route_arrow", (PyCFunction)CelRouter_route_arrow, METH_VARARGS,
+     "route_arrow(batch, key_col) -> bytes of native int32 db ids, one per row"},
+    {"route", (PyCFunction)CelRouter_route, METH_VARARGS, "route(ctx: dict) -> db_id"},
+    {"close", (PyCFunction)CelRouter_close, METH_NOARGS, "close()"},
+    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)CelRouter_exit, METH_VARARGS, NULL},
+    {NULL, NULL, 0, NULL}};
+
+static PyTypeObject CelRouterType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.CelRouter",
+    .tp_basicsize = sizeof(CelRouterObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "CelRouter(opts) — compiled CEL routing for Arrow batches (thread-safe)",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)CelRouter_init,
+    .tp_dealloc = (destructor)CelRouter_dealloc,
+    .tp_methods = CelRouter_methods,
+};
+
+/* ---- route_hash_arrow --------------------------------------------------------------------------- */
+
+static PyObject *mod_route_hash_arrow(PyObject *Py_UNUSED(m), PyObject *args) {
+    PyObject *batch;
+    const char *key_col;
+    long long num_dbs;
+    if (!PyArg_ParseTuple(args, "OsL:route_hash_arrow", &batch, &key_col, &num_dbs)) return NULL;
+    if (num_dbs <= 0) {
+        PyErr_Format(PyExc_ValueError, "num_dbs must be > 0, got %lld", num_dbs);
+        return NULL;
+    }
+    arrow_batch ab;
+    if (arrow_batch_get(batch, &ab) < 0) return NULL;
+    PyObject *out = NULL;
+    int32_t *ids = NULL;
+    if (!int32_out(ab.array->length, &out, &ids)) {
+        arrow_batch_release(&ab);
+        return NULL;
+    }
+    shardy_status st;
+    char msg[4096] = "";
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_arrow_route_hash(ab.array, ab.schema, key_col, (uint64_t)num_dbs, ids);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    arrow_batch_release(&ab);
+    if (st) {
+        Py_DECREF(out);
+        return raise_status_msg(st, msg);
+    }
+    return out;
+}
+
+#define DISTRIBUTED_METHODS                                                                                 \
+    {"route_hash_arrow", mod_route_hash_arrow, METH_VARARGS,                                               \
+     "route_hash_arrow(batch, key_col, num_dbs) -> bytes of native int32 db ids, one per row"},
+
+static int distributed_init(PyObject *m) {
+    if (add_type(m, &AttemptType, "AttemptWriter") < 0 || add_type(m, &RunType, "Run") < 0 ||
+        add_type(m, &CelRouterType, "CelRouter") < 0)
+        return -1;
+    return 0;
+}
+
+#endif /* SHARDY_NATIVE_DISTRIBUTED_H */

@@ -1,0 +1,1 @@
+"""Writers: ``shardyfusion.writer.python`` (iterables of records), ``shardyfusion.writer.spark``."""

@@ -1,0 +1,61 @@
+"""Fixtures of the shardyfusion Python tests (tests/python, run by tests/python/run.sh)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def snap(tmp_path):
+    """A fresh local snapshot prefix (a plain path: the embedded file:// store)."""
+    return str(tmp_path / "snap")
+
+
+@pytest.fixture
+def local_root(tmp_path):
+    return str(tmp_path / "scratch")
+
+
+def shardy_cli():
+    """The shardy CLI: $SHARDY_CLI, the one installed with the package, build/shardy, or PATH."""
+    here = str(Path(sys.executable).parent / "shardy")  # installed with the package
+    for cand in (os.environ.get("SHARDY_CLI"), here, shutil.which("shardy"), str(REPO / "build" / "shardy")):
+        if cand and os.path.exists(cand) and os.access(cand, os.X_OK):
+            return cand
+    return None
+
+
+@pytest.fixture
+def cli():
+    path = shardy_cli()
+    if not path:
+        pytest.skip("shardy CLI not found (set SHARDY_CLI or build it)")
+    return path
+
+
+@pytest.fixture
+def s3():
+    """A fresh bucket on the moto server of tests/s3/servers.sh (SHARDY_TEST_S3_ENDPOINT)."""
+    endpoint = os.environ.get("SHARDY_TEST_S3_ENDPOINT")
+    if not endpoint:
+        pytest.skip("SHARDY_TEST_S3_ENDPOINT not set (eval \"$(tests/s3/servers.sh start)\")")
+    bucket = f"shardy-py-{uuid.uuid4().hex[:12]}"
+    req = urllib.request.Request(f"{endpoint}/{bucket}", method="PUT")
+    urllib.request.urlopen(req, timeout=10).read()
+    return {
+        "endpoint": endpoint,
+        "bucket": bucket,
+        "prefix": f"s3://{bucket}/snap",
+        "access_key": os.environ.get("SHARDY_TEST_S3_ACCESS_KEY", "shardy-moto"),
+        "secret_key": os.environ.get("SHARDY_TEST_S3_SECRET_KEY", "shardy-moto-secret"),
+        "options": {"endpoint_url": endpoint, "region_name": "us-east-1", "addressing_style": "path"},
+    }
