@@ -5,14 +5,15 @@ Sits between the client and an S3 server (moto) and, request by request, either 
 through or injects a fault. Usage:
 
     faultproxy.py --upstream 127.0.0.1:PORT [--schedule LIST] [--random P --seed N --max-faults K]
-                  [--slow-seconds S] [--only METHODS] [--stats FILE]
+                  [--slow-seconds S] [--only METHODS] [--path-contains STR] [--stats FILE]
 
 It listens on a free 127.0.0.1 port and prints "PORT <n>" on stdout once ready. The client sends
 requests to it as if it were the server (path-style; the Host header is passed through unchanged,
 so SigV4 signatures stay valid).
 
 Faults (--schedule is a comma-separated list applied to the 1st, 2nd, ... request that --only
-selects; requests after the list are passed through; --random P instead injects a fault chosen at
+selects (--only METHODS and --path-contains STR narrow the selection); requests after the list
+are passed through; --random P instead injects a fault chosen at
 random with probability P, at most K in all):
     ok           pass through
     503          answer 503 SlowDown without forwarding
@@ -48,6 +49,7 @@ class Proxy:
             if s != "ok" and s not in KINDS:
                 raise SystemExit("faultproxy: unknown fault %r" % s)
         self.only = set(m.strip().upper() for m in args.only.split(",")) if args.only else None
+        self.path_contains = args.path_contains or None
         self.rng = random.Random(args.seed)
         self.p = args.random
         self.max_faults = args.max_faults
@@ -57,9 +59,11 @@ class Proxy:
         self.faults = 0
         self.stats = {k: 0 for k in KINDS + ["ok", "requests"]}
 
-    def pick(self, method):
+    def pick(self, method, path=""):
         self.stats["requests"] += 1
         if self.only is not None and method not in self.only:
+            return "ok"
+        if self.path_contains is not None and self.path_contains not in path:
             return "ok"
         i = self.n
         self.n += 1
@@ -148,12 +152,13 @@ async def handle(proxy, reader, writer):
                 break
             request_line = head.split(b"\r\n", 1)[0].decode("latin-1")
             method = request_line.split(" ", 1)[0].upper()
+            path = request_line.split(" ")[1] if " " in request_line else ""
             length = int(header_value(head, b"content-length") or b"0")
             if length > MAX_BODY:
                 rst_close(writer)
                 return
             expect = (header_value(head, b"expect") or b"").lower() == b"100-continue"
-            kind = proxy.pick(method)
+            kind = proxy.pick(method, path)
             if kind in ("503", "500", "429", "reset"):
                 # Fail before the request body is wanted; the client may still be sending it.
                 proxy.record(kind)
@@ -210,6 +215,7 @@ async def main():
     ap.add_argument("--max-faults", type=int, default=1000)
     ap.add_argument("--slow-seconds", type=float, default=5.0)
     ap.add_argument("--only", default="")
+    ap.add_argument("--path-contains", default="", help="select only requests whose path contains this")
     ap.add_argument("--stats", default="")
     ap.add_argument("--lifetime", type=float, default=600.0, help="exit after this many seconds")
     args = ap.parse_args()

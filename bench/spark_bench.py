@@ -1,0 +1,78 @@
+"""Spark snapshot build vs Spark's own Parquet write of the same DataFrame, in one run.
+
+10M rows (int64 keys, 100-byte binary values), local[2] Spark, everything on local disk. The input
+DataFrame is cached and materialised first, so both writes start from the same in-memory data;
+each is run twice (first run warms up the JVM and Python workers) and the second run is timed.
+Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5).
+
+Usage: python bench/spark_bench.py [ROWS] [WORKDIR]
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+from pyspark import StorageLevel  # noqa: E402
+from pyspark.sql import SparkSession  # noqa: E402
+from pyspark.sql import functions as F  # noqa: E402
+
+from shardyfusion import ColumnWriteInput, HashShardedWriteConfig  # noqa: E402
+from shardyfusion.serde import ValueSpec  # noqa: E402
+from shardyfusion.writer.spark import write_hash_sharded  # noqa: E402
+
+
+def main():
+    rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
+    work = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="shardy-spark-bench-")
+    os.makedirs(work, exist_ok=True)
+    spark = (
+        SparkSession.builder.master("local[2]").appName("shardy-spark-bench")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
+        .config("spark.driver.memory", "8g")
+        .config("spark.sql.shuffle.partitions", "16")
+        .config("spark.local.dir", os.path.join(work, "spark-local"))
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.range(0, rows, numPartitions=16).select(
+        F.col("id"), F.expr("cast(rpad(cast(id as string), 100, 'x') as binary)").alias("payload"))
+    df = df.persist(StorageLevel.MEMORY_ONLY)
+    assert df.count() == rows
+
+    def parquet(run):
+        out = os.path.join(work, f"parquet-{run}")
+        t = time.perf_counter()
+        df.write.mode("overwrite").parquet(out)
+        dt = time.perf_counter() - t
+        shutil.rmtree(out, ignore_errors=True)
+        return dt
+
+    def snapshot(run):
+        out = os.path.join(work, f"snapshot-{run}")
+        t = time.perf_counter()
+        result = write_hash_sharded(df, HashShardedWriteConfig(num_dbs=16, s3_prefix=out),
+                                    ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload")))
+        dt = time.perf_counter() - t
+        assert sum(w.row_count for w in result.winners) == rows
+        shutil.rmtree(out, ignore_errors=True)
+        return dt
+
+    parquet(0)
+    snapshot(0)
+    p = parquet(1)
+    s = snapshot(1)
+    spark.stop()
+    shutil.rmtree(work, ignore_errors=True)
+    print(f"spark_rows={rows}")
+    print(f"spark_build_s={s:.2f}")
+    print(f"spark_parquet_s={p:.2f}")
+    print(f"spark_vs_parquet_ratio={s / p:.2f}")
+
+
+if __name__ == "__main__":
+    main()
