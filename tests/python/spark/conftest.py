@@ -13,7 +13,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
 import urllib.request
 
 import pytest
@@ -22,14 +21,6 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
-
-
-def shardy_bin():
-    """The shardy CLI: $SHARDY_BIN, else the repository's build."""
-    path = os.environ.get("SHARDY_BIN") or os.path.join(REPO, "build", "shardy")
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"shardy CLI not found at {path} (build the repository or set SHARDY_BIN)")
-    return path
 
 
 def _free_port(host="127.0.0.1"):
@@ -156,30 +147,6 @@ def prefix(tmp_path):
     return str(tmp_path / "snap")
 
 
-def attempt_dirs(prefix):
-    """Every .../db=NNNNN/attempt=NN directory under a local prefix, as (db, attempt) pairs."""
-    out = []
-    for root, dirs, _files in os.walk(prefix):
-        base = os.path.basename(root)
-        if base.startswith("attempt="):
-            db = os.path.basename(os.path.dirname(root))
-            out.append((db, base))
-    return sorted(out)
-
-
-def cli_multiget(prefix, keys):
-    """{key: value bytes or None} read back with the shardy CLI."""
-    out = subprocess.run(
-        [shardy_bin(), "--current-url", prefix, "--output-format", "jsonl", "--value-encoding", "hex", "multiget", "-"],
-        input="".join(f"{k}\n" for k in keys), capture_output=True, text=True, check=True,
-    ).stdout
-    got = {}
-    for line in out.splitlines():
-        for rec in json.loads(line)["results"]:
-            got[int(rec["key"])] = bytes.fromhex(rec["value"]) if rec["found"] else None
-    return got
-
-
 # --- the real S3 server (moto, started by tests/s3/servers.sh) and the fault proxy -------------
 S3_ENDPOINT = os.environ.get("SHARDY_TEST_S3_ENDPOINT")
 if S3_ENDPOINT:
@@ -202,30 +169,6 @@ def s3_bucket():
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200
     return name
-
-
-def s3_get(bucket, key):
-    """Object bytes from moto (None when missing)."""
-    try:
-        with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}/{key}", timeout=10) as r:
-            return r.read()
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
-
-
-def s3_keys(bucket, prefix):
-    import re
-
-    with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}?list-type=2&prefix={prefix}&max-keys=1000", timeout=10) as r:
-        return re.findall(r"<Key>([^<]*)</Key>", r.read().decode())
-
-
-def s3_options(endpoint=None, **extra):
-    opts = {"endpoint_url": endpoint or S3_ENDPOINT, "region_name": "us-east-1"}
-    opts.update(extra)
-    return opts
 
 
 @pytest.fixture

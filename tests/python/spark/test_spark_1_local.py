@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import attempt_dirs, cli_multiget, s3_get, s3_keys, s3_options
+from spark_helpers import attempt_dirs, cli_multiget, s3_get, s3_keys, s3_options
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import functions as F  # noqa: E402

@@ -3,7 +3,7 @@ the seed example end to end, task retries across executors, speculative executio
 deliberately slow task, and S3."""
 import pytest
 
-from conftest import attempt_dirs, cli_multiget, s3_keys, s3_options
+from spark_helpers import attempt_dirs, cli_multiget, s3_keys, s3_options
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import functions as F  # noqa: E402

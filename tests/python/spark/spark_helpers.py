@@ -1,0 +1,69 @@
+"""Helpers of the Spark writer tests (imported by the test modules; fixtures are in conftest.py)."""
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+S3_ENDPOINT = os.environ.get("SHARDY_TEST_S3_ENDPOINT")
+
+
+def shardy_bin():
+    """The shardy CLI: $SHARDY_BIN, the one installed with the package, else the repository's build."""
+    for path in (os.environ.get("SHARDY_BIN"), os.path.join(os.path.dirname(sys.executable), "shardy"),
+                 os.path.join(REPO, "build", "shardy")):
+        if path and os.access(path, os.X_OK):
+            return path
+    pytest.fail("shardy CLI not found (build the repository or set SHARDY_BIN)")
+
+
+def attempt_dirs(prefix):
+    """Every .../db=NNNNN/attempt=NN directory under a local prefix, as (db, attempt) pairs."""
+    out = []
+    for root, dirs, _files in os.walk(prefix):
+        base = os.path.basename(root)
+        if base.startswith("attempt="):
+            db = os.path.basename(os.path.dirname(root))
+            out.append((db, base))
+    return sorted(out)
+
+
+def cli_multiget(prefix, keys):
+    """{key: value bytes or None} read back with the shardy CLI."""
+    out = subprocess.run(
+        [shardy_bin(), "--current-url", prefix, "--output-format", "jsonl", "--value-encoding", "hex", "multiget", "-"],
+        input="".join(f"{k}\n" for k in keys), capture_output=True, text=True, check=True,
+    ).stdout
+    got = {}
+    for line in out.splitlines():
+        for rec in json.loads(line)["results"]:
+            got[int(rec["key"])] = bytes.fromhex(rec["value"]) if rec["found"] else None
+    return got
+
+
+def s3_get(bucket, key):
+    """Object bytes from moto (None when missing)."""
+    try:
+        with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}/{key}", timeout=10) as r:
+            return r.read()
+    except urllib.error.HTTPError as e:
+        if e.code == 404:
+            return None
+        raise
+
+
+def s3_keys(bucket, prefix):
+    import re
+
+    with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}?list-type=2&prefix={prefix}&max-keys=1000", timeout=10) as r:
+        return re.findall(r"<Key>([^<]*)</Key>", r.read().decode())
+
+
+def s3_options(endpoint=None, **extra):
+    opts = {"endpoint_url": endpoint or S3_ENDPOINT, "region_name": "us-east-1"}
+    opts.update(extra)
+    return opts
