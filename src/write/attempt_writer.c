@@ -33,7 +33,7 @@
 #include "write/shardwrite.h"
 
 #define ATTEMPT_MAGIC 0x53484157u /* "SHAW" */
-enum { W_OPEN = 1, W_FINISHED = 2, W_FAILED = 3 };
+enum { W_OPEN = SY_HANDLE_OPEN, W_FINISHED = SY_HANDLE_DONE, W_FAILED = SY_HANDLE_FAILED };
 
 struct shardy_attempt_writer {
     uint32_t magic;
@@ -83,11 +83,7 @@ done:
 }
 
 static shardy_status check_writer(const shardy_attempt_writer *w, const char *fn) {
-    if (!w) return sy_err(SHARDY_EINVAL, "%s: NULL attempt writer", fn);
-    if (w->magic != ATTEMPT_MAGIC) return sy_err(SHARDY_ECLOSED, "%s: attempt writer is closed", fn);
-    if (w->state != W_OPEN)
-        return sy_err(SHARDY_ECLOSED, "%s: attempt writer already %s", fn, w->state == W_FINISHED ? "finished" : "failed");
-    return SHARDY_OK;
+    return sy_handle_check(w, w && w->magic == ATTEMPT_MAGIC, w ? w->state : 0, fn, "attempt writer", "finished");
 }
 
 shardy_status shardy_attempt_add(shardy_attempt_writer *w, const shardy_key *key, const void *value,

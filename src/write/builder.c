@@ -44,7 +44,7 @@
 #include "write/wcel.h"
 
 #define BUILDER_MAGIC 0x53484255u /* "SHBU" */
-enum { B_OPEN = 1, B_FINISHED = 2, B_FAILED = 3 };
+enum { B_OPEN = SY_HANDLE_OPEN, B_FINISHED = SY_HANDLE_DONE, B_FAILED = SY_HANDLE_FAILED };
 
 struct shardy_builder {
     uint32_t magic;
@@ -111,11 +111,7 @@ done:
 }
 
 static shardy_status check_handle(const shardy_builder *b, const char *fn) {
-    if (!b) return sy_err(SHARDY_EINVAL, "%s: NULL builder", fn);
-    if (b->magic != BUILDER_MAGIC) return sy_err(SHARDY_ECLOSED, "%s: builder is closed", fn);
-    if (b->state != B_OPEN)
-        return sy_err(SHARDY_ECLOSED, "%s: builder already %s", fn, b->state == B_FINISHED ? "finished" : "failed");
-    return SHARDY_OK;
+    return sy_handle_check(b, b && b->magic == BUILDER_MAGIC, b ? b->state : 0, fn, "builder", "finished");
 }
 
 static shardy_status spill_all(shardy_builder *b) {

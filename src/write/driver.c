@@ -291,6 +291,15 @@ void sy_driver_close(sy_driver *d) {
     d->prefix = d->run_id = NULL;
 }
 
+shardy_status sy_handle_check(const void *h, int magic_ok, int state, const char *fn, const char *what,
+                              const char *done_word) {
+    if (!h) return sy_err(SHARDY_EINVAL, "%s: NULL %s", fn, what);
+    if (!magic_ok) return sy_err(SHARDY_ECLOSED, "%s: %s is closed", fn, what);
+    if (state != SY_HANDLE_OPEN)
+        return sy_err(SHARDY_ECLOSED, "%s: %s already %s", fn, what, state == SY_HANDLE_DONE ? done_word : "failed");
+    return SHARDY_OK;
+}
+
 /* ---- result accessors ---------------------------------------------------------------------------- */
 
 const char *shardy_build_result_run_id(const shardy_build_result *r) { return r ? r->run_id : NULL; }

@@ -77,6 +77,14 @@ void sy_driver_fail(sy_driver *d, shardy_status st, const char *error_type, int 
 /* "ConfigValidationError" / "ShardAssignmentError" / "ShardWriteError" for a status. */
 const char *sy_driver_error_type(shardy_status st);
 
+/* The state check every public handle of the write side makes (builder, attempt writer, run),
+ * whose states are SY_HANDLE_OPEN / _DONE / _FAILED: h NULL → SHARDY_EINVAL "<fn>: NULL <what>";
+ * magic gone → SHARDY_ECLOSED "<fn>: <what> is closed"; state not open → SHARDY_ECLOSED "<fn>:
+ * <what> already <done_word>|failed". state is only read when h is non-NULL and magic_ok. */
+enum { SY_HANDLE_OPEN = 1, SY_HANDLE_DONE = 2, SY_HANDLE_FAILED = 3 };
+shardy_status sy_handle_check(const void *h, int magic_ok, int state, const char *fn, const char *what,
+                              const char *done_word) SY_NODISCARD;
+
 /* Releases everything (a run record still running is marked failed). Accepts a zeroed d. */
 void sy_driver_close(sy_driver *d);
 

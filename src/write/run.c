@@ -32,7 +32,7 @@
 
 #define RUN_MAGIC 0x53485255u /* "SHRU" */
 #define DIRECT_MAX_DBS 1000000u
-enum { R_OPEN = 1, R_PUBLISHED = 2, R_FAILED = 3 };
+enum { R_OPEN = SY_HANDLE_OPEN, R_PUBLISHED = SY_HANDLE_DONE, R_FAILED = SY_HANDLE_FAILED };
 
 struct shardy_run {
     uint32_t magic;
@@ -63,11 +63,7 @@ done:
 const char *shardy_run_id(const shardy_run *r) { return r && r->magic == RUN_MAGIC ? r->d.run_id : NULL; }
 
 static shardy_status check_run(const shardy_run *r, const char *fn) {
-    if (!r) return sy_err(SHARDY_EINVAL, "%s: NULL run", fn);
-    if (r->magic != RUN_MAGIC) return sy_err(SHARDY_ECLOSED, "%s: run is closed", fn);
-    if (r->state != R_OPEN)
-        return sy_err(SHARDY_ECLOSED, "%s: run already %s", fn, r->state == R_PUBLISHED ? "published" : "failed");
-    return SHARDY_OK;
+    return sy_handle_check(r, r && r->magic == RUN_MAGIC, r ? r->state : 0, fn, "run", "published");
 }
 
 /* Parses every element and checks its db_url against the layout of this run. */

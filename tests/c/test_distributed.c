@@ -14,6 +14,14 @@
 static const char *const *g_s3o;
 static size_t g_ns3o;
 
+/* Fresh scratch dir for test `name`: snap = <dir>/snap, local = <dir>/local (4200 bytes each). */
+static const char *test_dirs(const char *name, char *snap, char *local) {
+    const char *tmp = test_tmpdir(name);
+    snprintf(snap, 4200, "%s/snap", tmp);
+    snprintf(local, 4200, "%s/local", tmp);
+    return tmp;
+}
+
 static shardy_build_opts opts_for(const char *snap, const char *local, uint32_t num_dbs, const char *run_id) {
     shardy_build_opts o;
     shardy_build_opts_init(&o);
@@ -132,10 +140,8 @@ static json_object *parse(const char *text) {
 /* ---- winners, losers, empty shards ------------------------------------------------------------ */
 
 static void test_winners_and_sweep(void) {
-    const char *tmp = test_tmpdir("dist-winners");
     char snap[4200], local[4200], path[4400];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
+    (void)test_dirs("dist-winners", snap, local);
     const int64_t N = 400;
     shardy_build_opts ro = opts_for(snap, local, 4, NULL);
     shardy_run *run = NULL;
@@ -252,10 +258,8 @@ static void roundtrip(const char *text, shardy_key_encoding enc) {
 }
 
 static void test_attempt_json(void) {
-    const char *tmp = test_tmpdir("dist-json");
     char snap[4200], local[4200];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
+    (void)test_dirs("dist-json", snap, local);
     /* A utf8 attempt with a non-UTF-8 key: {"hex": ...}; a UTF-8 key as a string. */
     shardy_build_opts o = opts_for(snap, local, 0, "run-json");
     o.key_encoding = SHARDY_KEYENC_UTF8;
@@ -297,10 +301,8 @@ static void test_attempt_json(void) {
 /* ---- malformed attempts ----------------------------------------------------------------------- */
 
 static void test_malformed(void) {
-    const char *tmp = test_tmpdir("dist-malformed");
     char snap[4200], local[4200], runs_dir[4300];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
+    (void)test_dirs("dist-malformed", snap, local);
     snprintf(runs_dir, sizeof runs_dir, "%s/shards", snap);
     shardy_build_opts ao = opts_for(snap, local, 0, "run-good");
     char *good = write_attempt(&ao, 0, 0, 1, 50, 2, 0, "g");
@@ -360,14 +362,30 @@ static void publish_simple(const char *snap, const char *local, const char *run_
     shardy_run_close(&run);
 }
 
+/* Fresh dirs for test `name` and a first snapshot "<tag>-<key>" published; returns its _CURRENT
+ * text (free). */
+static char *setup_published(const char *name, const char *tag, char *snap, char *local, char *cur) {
+    (void)test_dirs(name, snap, local);
+    snprintf(cur, 4300, "%s/_CURRENT", snap);
+    publish_simple(snap, local, "run-first", tag);
+    return slurp(cur);
+}
+
+/* _CURRENT still holds cur_before (freed here) and readers see "<tag>-<key>" for keys 0..99. */
+static void check_unchanged(const char *snap, const char *cur, char *cur_before, const char *tag) {
+    char *cur_after = slurp(cur);
+    CHECK(cur_after && cur_before && !strcmp(cur_before, cur_after));
+    free(cur_after);
+    free(cur_before);
+    shardy_reader *r = open_reader(snap);
+    REQUIRE(r);
+    for (int64_t k = 0; k < 100; k++) CHECK(value_is(r, k, tag));
+    shardy_reader_close(&r);
+}
+
 static void test_coverage_and_fail(void) {
-    const char *tmp = test_tmpdir("dist-coverage");
     char snap[4200], local[4200], cur[4300], rundir[4400];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
-    snprintf(cur, sizeof cur, "%s/_CURRENT", snap);
-    publish_simple(snap, local, "run-v1", "v1");
-    char *cur_before = slurp(cur);
+    char *cur_before = setup_published("dist-coverage", "v1", snap, local, cur);
     REQUIRE(cur_before);
 
     /* db_id 5 with num_dbs 2 → coverage error; _CURRENT unchanged; the run's objects deleted. */
@@ -412,15 +430,7 @@ static void test_coverage_and_fail(void) {
     CHECK(run_status_is(snap, "run-closed", "failed"));
     shardy_free(a);
 
-    /* Readers still see v1 everywhere. */
-    cur_after = slurp(cur);
-    CHECK(cur_after && !strcmp(cur_before, cur_after));
-    free(cur_after);
-    free(cur_before);
-    shardy_reader *r = open_reader(snap);
-    REQUIRE(r);
-    for (int64_t k = 0; k < 100; k += 3) CHECK(value_is(r, k, "v1"));
-    shardy_reader_close(&r);
+    check_unchanged(snap, cur, cur_before, "v1"); /* readers still see v1 everywhere */
 
     /* Bad run options. */
     shardy_build_opts bad = opts_for(snap, local, 0, NULL);
@@ -433,10 +443,8 @@ static void test_coverage_and_fail(void) {
 /* ---- attempt writer closed without finish ------------------------------------------------------- */
 
 static void test_attempt_close_without_finish(void) {
-    const char *tmp = test_tmpdir("dist-close");
     char snap[4200], local[4200];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
+    (void)test_dirs("dist-close", snap, local);
     shardy_build_opts o = opts_for(snap, local, 0, "run-close");
     o.memory_limit = 4096; /* spill files in staging */
     shardy_attempt_info info = {0, 0, SHARDY_NO_ID, SHARDY_NO_ID};
@@ -456,10 +464,8 @@ static void test_attempt_close_without_finish(void) {
 /* ---- CEL direct mode ---------------------------------------------------------------------------- */
 
 static void test_cel_direct(void) {
-    const char *tmp = test_tmpdir("dist-cel");
     char snap[4200], local[4200];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
+    (void)test_dirs("dist-cel", snap, local);
     const char *cols[] = {"key:int"};
     shardy_build_opts ro = opts_for(snap, local, 0, "run-cel");
     ro.cel_expr = "key % 3";
@@ -508,18 +514,13 @@ static void test_cel_direct(void) {
 /* ---- failing store ------------------------------------------------------------------------------- */
 
 static void test_store_failures(void) {
-    const char *tmp = test_tmpdir("dist-storefail");
     char snap[4200], local[4200], cur[4300], blocker[4300];
-    snprintf(snap, sizeof snap, "%s/snap", tmp);
-    snprintf(local, sizeof local, "%s/local", tmp);
-    snprintf(cur, sizeof cur, "%s/_CURRENT", snap);
-    publish_simple(snap, local, "run-ok", "ok");
-    char *cur_before = slurp(cur);
+    char *cur_before = setup_published("dist-storefail", "ok", snap, local, cur);
     REQUIRE(cur_before);
 
     /* A shard upload that cannot land: the attempt fails, naming the shard, uploads nothing. */
     char snap2[4300];
-    snprintf(snap2, sizeof snap2, "%s/snap2", tmp);
+    snprintf(snap2, sizeof snap2, "%s2", snap);
     REQUIRE(mkdir(snap2, 0777) == 0);
     snprintf(blocker, sizeof blocker, "%s/shards", snap2);
     FILE *f = fopen(blocker, "w");
@@ -561,14 +562,7 @@ static void test_store_failures(void) {
     CHECK_EQ_INT(count_files(rundir), 0);
     snprintf(cmd, sizeof cmd, "rm '%s' && mv '%s.saved' '%s'", blocker, blocker, blocker);
     REQUIRE(system(cmd) == 0);
-    char *cur_after = slurp(cur);
-    CHECK(cur_after && !strcmp(cur_before, cur_after));
-    free(cur_after);
-    free(cur_before);
-    shardy_reader *r = open_reader(snap);
-    REQUIRE(r);
-    for (int64_t key = 0; key < 100; key += 7) CHECK(value_is(r, key, "ok"));
-    shardy_reader_close(&r);
+    check_unchanged(snap, cur, cur_before, "ok");
 }
 
 /* ---- s3:// on moto ---------------------------------------------------------------------------- */
@@ -579,14 +573,8 @@ static void test_s3(void) {
     char ep[512], snap[256], local[4200];
     snprintf(local, sizeof local, "%s/local", tmp);
     snprintf(ep, sizeof ep, "endpoint_url=%s", getenv("SHARDY_TEST_S3_ENDPOINT"));
-    sy_s3_opts so;
-    s3_env_opts("S3", &so);
-    sy_store_opts sto = {&so};
-    sy_store *st = NULL;
-    CHECK_OK(sy_store_open_opts("s3://x/y", &sto, &st));
-    sy_s3_opts_free(&so);
+    sy_store *st = s3_env_store_with_bucket("S3");
     REQUIRE(st);
-    CHECK_OK(sy_s3_bucket_create(st, s3_env_bucket()));
     snprintf(snap, sizeof snap, "s3://%s/dist", s3_env_bucket());
     /* The endpoint as an option, the identity from the standard environment variables. */
     setenv("AWS_ACCESS_KEY_ID", getenv("SHARDY_TEST_S3_ACCESS_KEY"), 1);
