@@ -485,7 +485,11 @@ typedef struct shardy_attempt_info {
  * build passes the driver's run_id). Rows are buffered (spilling past memory_limit), written to
  * SQLite in key order at finish (last add of a key wins), sealed and uploaded to
  * <prefix>/<shard_prefix>/run_id=<run_id>/<db_path_template>/attempt=NN/shard.db. Nothing touches
- * the object store before finish; a writer that receives no row uploads nothing. */
+ * the object store before finish; a writer that receives no row uploads nothing. The object path
+ * depends only on (db_id, attempt): concurrent executions of one shard (speculative copies) must
+ * get distinct attempt numbers (spec writer §6.2), or write identical rows, since the last upload
+ * of a path wins whichever record is then selected. The writer does not route: the caller adds
+ * only rows that belong to db_id. */
 SHARDY_API shardy_status shardy_attempt_open(const shardy_build_opts *o, const shardy_attempt_info *info,
                                              shardy_attempt_writer **out);
 /* Adds one row (copied). Key type/range errors as for shardy_builder_add (the row is not added). */
@@ -499,8 +503,9 @@ SHARDY_API shardy_status shardy_attempt_add(shardy_attempt_writer *w, const shar
  *    "all_attempt_urls":["<attempt url>"]}
  * K is the logical key: a JSON integer for u64be/u32be, a JSON string for utf8/raw keys that are
  * valid UTF-8, else {"hex":"..."}. An attempt with no rows gives db_url null, row_count 0, keys and
- * checkpoint_id null, all_attempt_urls []. finish may be called once; on failure the writer
- * removes what it uploaded and its staging files. */
+ * checkpoint_id null, all_attempt_urls []. row_count counts every row added (duplicate keys
+ * included, as the native builder's manifest rows do). finish may be called once; on failure the
+ * writer removes what it uploaded (its own attempt directory only) and its staging files. */
 SHARDY_API shardy_status shardy_attempt_finish(shardy_attempt_writer *w, char **result_json);
 /* Releases the writer (accepts NULL; sets *w NULL). Not finished → staging files removed, nothing
  * uploaded. */
@@ -514,20 +519,27 @@ SHARDY_API void shardy_attempt_close(shardy_attempt_writer **w);
 SHARDY_API shardy_status shardy_run_open(const shardy_build_opts *o, shardy_run **out);
 SHARDY_API const char *shardy_run_id(const shardy_run *run);
 /* Publishes from attempt results: attempts_json is a JSON array of objects as produced by
- * shardy_attempt_finish (any number per db_id, empty-shard records included). Steps: winner per
- * db_id = smallest (attempt, task_attempt_id or 2^63-1, db_url or ""); a db_id outside
- * [0, num_dbs) → SHARDY_EROUTE "Shard coverage mismatch; extra=[...]"; CEL direct mode: the ids
- * with rows must be exactly 0..max (else SHARDY_EROUTE "non-consecutive"); manifest PUT (failure:
- * SHARDY_ESTORE etc. with "manifest publish failed: ..."), _CURRENT PUT (failure: message starts
- * "manifest <ref> was published but _CURRENT was not updated"), sweep of every object under the
- * run not inside a winner's attempt directory (best effort), run record succeeded.
+ * shardy_attempt_finish (any number per db_id, empty-shard records included; members not listed
+ * there are ignored; all_attempt_urls may be absent). Keys are read with o->key_encoding. A
+ * missing field, a value of the wrong type or range, or a db_url that is not the URL of its
+ * (db_id, attempt) in THIS run and prefix → SHARDY_EFORMAT naming "attempts[<index>].<field>".
+ * Steps: winner per db_id = smallest (attempt, task_attempt_id or 2^63-1, db_url or ""); a db_id
+ * outside [0, num_dbs) → SHARDY_EROUTE "Shard coverage mismatch; extra=[...]"; CEL direct mode:
+ * the ids whose winner has rows must be exactly 0..max (else SHARDY_EROUTE "non-consecutive";
+ * none → num_dbs 1), records of higher ids (empty or losing) are then left out, ids ≥ 1,000,000
+ * are a coverage error; manifest PUT (failure: SHARDY_ESTORE etc. with "manifest publish failed:
+ * ..."), _CURRENT PUT (failure: message starts "manifest <ref> was published but _CURRENT was not
+ * updated"), sweep of every object under the run not inside a winner's attempt directory (best
+ * effort), run record succeeded.
  * *result_json (free with shardy_free) = the build result JSON of shardy_build_result_json plus
- * "winners": [attempt objects of the winners, ascending db_id] and "num_attempts". On failure the
- * run record is marked failed and, unless the manifest was published, every object under the run
- * is deleted. publish may be called once. */
+ * "winners": [the input objects of the winners, ascending db_id] and "num_attempts" (records
+ * given); rows_written sums the winners; "duplicates" is 0 (attempts do not report them). On
+ * failure the run record is marked failed and, unless the manifest was published, every object
+ * under the run is deleted. publish may be called once (then SHARDY_ECLOSED, as after run_fail). */
 SHARDY_API shardy_status shardy_run_publish(shardy_run *run, const char *attempts_json, char **result_json);
 /* Marks the run failed (error_type e.g. "ShardWriteError", message: what went wrong) and deletes
- * what the run uploaded (nothing references it). For a driver that gives up before publish. */
+ * what the run uploaded (nothing references it). For a driver that gives up before publish;
+ * SHARDY_ECLOSED after publish or an earlier fail. */
 SHARDY_API shardy_status shardy_run_fail(shardy_run *run, const char *error_type, const char *message);
 /* Releases the run (accepts NULL; sets *run NULL). Neither published nor failed → as run_fail
  * with "ShardWriteError", "run closed before publish". */

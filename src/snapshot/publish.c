@@ -116,6 +116,8 @@ shardy_status sy_sweep_losers(sy_store *store, const char *prefix, const char *s
             del++;
         }
     }
+    /* The empty directories the deletes left (file://); never touches one that holds an object. */
+    if (del && store->ops->prune) store->ops->prune(store, run_dir);
     /* Winners are complete objects, so any upload still unfinished under the run is a loser's (a
      * failed attempt's, or a speculative one still writing: its completion then fails, harmlessly). */
     shardy_status a = sy_store_abort_uploads(store, run_dir, NULL);

@@ -706,10 +706,6 @@ shardy_status sy_arrow_rows(const struct ArrowArray *batch, const struct ArrowSc
 
 /* ---- attempt writer -------------------------------------------------------------------------------- */
 
-/* shardy_attempt_add lives in the attempt writer (branch wip-attempt). Until both are merged the
- * reference is weak, and add_arrow reports SHARDY_EUNSUPPORTED when it is missing. */
-#pragma weak shardy_attempt_add
-
 static shardy_status add_row(void *ctx, int64_t row, const shardy_key *key, const void *value, size_t len) {
     (void)row;
     return shardy_attempt_add((shardy_attempt_writer *)ctx, key, value, len);
@@ -719,6 +715,5 @@ shardy_status shardy_attempt_add_arrow(shardy_attempt_writer *w, const struct Ar
                                        const struct ArrowSchema *schema, const char *key_col,
                                        const shardy_value_spec *spec) {
     if (!w) return sy_err(SHARDY_EINVAL, "shardy_attempt_add_arrow: NULL writer");
-    if (!shardy_attempt_add) return sy_err(SHARDY_EUNSUPPORTED, "shardy_attempt_add_arrow: no attempt writer in this build");
     return sy_arrow_rows(batch, schema, key_col, spec, add_row, w);
 }

@@ -6,12 +6,21 @@
  * shard attempt; the driver picks one winner per db_id: smallest (attempt, task_attempt_id with
  * "none" = 2^63-1, db_url). A db_id outside [0, num_dbs) is a coverage error. Winners with a NULL
  * db_url are empty shards and get no manifest row.
+ *
+ * Attempt result JSON (the transport between engine tasks and the driver, shardy.h "Distributed
+ * builds"): sy_attempt_to_json / sy_attempt_from_json round-trip every field. Keys travel as logical
+ * keys (integers for u64be/u32be, strings for UTF-8 utf8/raw keys, {"hex":...} otherwise) and are
+ * stored here in their encoded form, so a parsed attempt is indistinguishable from a native one.
+ * Parsing is strict: a missing field or a value of the wrong type or range is SHARDY_EFORMAT
+ * naming "attempts[<index>].<field>".
  */
 #ifndef SY_WRITE_ATTEMPT_H
 #define SY_WRITE_ATTEMPT_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <json-c/json.h>
 
 #include "core/error.h"
 
@@ -44,5 +53,18 @@ shardy_status sy_select_winners(const sy_attempt *attempts, size_t n, uint32_t n
 
 /* Strict ordering used by winner selection (<0 when a wins over b). */
 int sy_attempt_cmp(const sy_attempt *a, const sy_attempt *b);
+
+/* The logical key of an encoded key (u64be/u32be → integer; utf8/raw → the bytes as a text key,
+ * borrowed from k). Used for manifest key ranges (spec formats §3.6.1) and the attempt JSON. */
+shardy_key sy_attempt_key(shardy_key_encoding enc, const unsigned char *k, size_t n);
+
+/* The attempt result JSON object of a (field order as in shardy.h); all_attempt_urls lists
+ * a->db_url, or is empty for an empty shard. *out is a new reference. */
+shardy_status sy_attempt_to_json(const sy_attempt *a, shardy_key_encoding enc, json_object **out) SY_NODISCARD;
+
+/* Parses element `index` of an attempts array into *a (zeroed first; sy_attempt_clear it, also on
+ * failure). Keys are encoded with enc. */
+shardy_status sy_attempt_from_json(json_object *o, size_t index, shardy_key_encoding enc,
+                                   sy_attempt *a) SY_NODISCARD;
 
 #endif

@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "store/s3.h"
+#include "store/store.h"
 
 /* 1 if the variables for server `which` ("S3" = moto, "S3S" = s3s-fs) are set. Otherwise prints a
  * loud skip notice for `what` and returns 0 (and counts a failure when SHARDY_REQUIRE_S3=1). */
@@ -59,6 +60,22 @@ static const char *s3_env_bucket(void) {
         snprintf(name, sizeof name, "shardy-t-%d-%ld", (int)getpid(), (long)(ts.tv_nsec % 1000000));
     }
     return name;
+}
+
+/* A store for server `which` with this process's bucket created; NULL (and a counted failure) if
+ * either step fails. Close with sy_store_close. */
+static inline sy_store *s3_env_store_with_bucket(const char *which) {
+    sy_s3_opts so;
+    s3_env_opts(which, &so);
+    sy_store_opts sto = {&so};
+    sy_store *st = NULL;
+    CHECK_OK(sy_store_open_opts("s3://x/y", &sto, &st));
+    sy_s3_opts_free(&so);
+    if (st && sy_s3_bucket_create(st, s3_env_bucket()) != SHARDY_OK) {
+        check_failures++;
+        fprintf(stderr, "creating bucket %s: %s\n", s3_env_bucket(), shardy_errmsg());
+    }
+    return st;
 }
 
 #endif

@@ -207,14 +207,8 @@ static void test_s3(void) {
     snprintf(ep, sizeof ep, "endpoint_url=%s", getenv("SHARDY_TEST_S3_ENDPOINT"));
     const char *s3o[] = {ep, "region_name=us-east-1", "retry_base_ms=20", "retry_cap_ms=200"};
 
-    sy_s3_opts so;
-    s3_env_opts("S3", &so);
-    sy_store_opts sto = {&so};
-    sy_store *st = NULL;
-    CHECK_OK(sy_store_open_opts("s3://x/y", &sto, &st));
-    sy_s3_opts_free(&so);
+    sy_store *st = s3_env_store_with_bucket("S3");
     REQUIRE(st);
-    CHECK_OK(sy_s3_bucket_create(st, s3_env_bucket()));
     snprintf(snap, sizeof snap, "s3://%s/snap", s3_env_bucket());
     snprintf(cur, sizeof cur, "%s/_CURRENT", snap);
 
