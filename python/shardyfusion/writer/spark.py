@@ -237,10 +237,17 @@ def _run(spark, data, config, input, options, strategy, value_kind, value_cols, 
     try:
         run = _native.Run(opts)  # validates, compiles CEL, writes the run record
     except _native.NativeError as err:
-        raise_native(err, "opening the run")
+        raise_native(err, "open")
     try:
-        result = _pipeline(spark, data, config, input, options, strategy, value_kind, value_cols, value_fn,
-                           opts, run, num_dbs, T)
+        try:
+            result = _pipeline(spark, data, config, input, options, strategy, value_kind, value_cols, value_fn,
+                               opts, run, num_dbs, T)
+        except ShardyfusionError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a failed Spark job (routing, verification, discovery)
+            if _ERR_MARK not in str(exc):
+                raise
+            _raise_job_failure(exc)
     except BaseException as exc:
         try:
             run.fail(type(exc).__name__, str(exc)[:2000])
@@ -300,7 +307,7 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
     try:
         native = run.publish(attempts)
     except _native.NativeError as err:
-        raise_native(err, "publishing")
+        raise_native(err, "publish")
     return build_result(native)
 
 
@@ -482,6 +489,7 @@ def _task_error(exc: BaseException, db_ids) -> RuntimeError:
 def _route_fn(strategy, route_opts, key_col, num_dbs, sid, part_col, pvals):
     def route(batches):
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         router = _native.CelRouter(route_opts) if strategy == "cel" else None
         vmap = pa.array(pvals, pa.int32()) if pvals is not None else None
@@ -497,7 +505,7 @@ def _route_fn(strategy, route_opts, key_col, num_dbs, sid, part_col, pvals):
                 ids = pa.Array.from_buffers(pa.int32(), b.num_rows, [None, pa.py_buffer(raw)])
                 if vmap is not None:
                     if router is not None and num_dbs and b.num_rows:
-                        hi = pa.compute.max(ids).as_py()
+                        hi = pc.max(ids).as_py()
                         if hi >= num_dbs:
                             raise _task_error(ShardAssignmentError(
                                 f"CEL routing produced shard id {hi}, outside [0, {num_dbs})"), [])
@@ -558,7 +566,7 @@ def _write_fn(route_opts, key_col, sid, part_col, value_kind, value_cols, value_
 
 def _write_attempt(batches, spool, route_opts, db_id, attempt, info, key_col, sid, part_col,
                    value_kind, value_cols, value_fn, user_cols):
-    import pyarrow as pa
+    import pyarrow.compute as pc
 
     w = _native.AttemptWriter(route_opts, db_id, attempt, info["stage_id"], info["task_attempt_id"])
     try:
@@ -568,7 +576,7 @@ def _write_attempt(batches, spool, route_opts, db_id, attempt, info, key_col, si
             if b.num_rows == 0:
                 continue
             ids = b.column(sid)
-            lo, hi = pa.compute.min_max(ids).values()
+            lo, hi = pc.min_max(ids).values()
             if lo.as_py() != db_id or hi.as_py() != db_id:
                 raise ShardAssignmentError(
                     f"partition {db_id} received rows of shard ids {lo.as_py()}..{hi.as_py()}; "

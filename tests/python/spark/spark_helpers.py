@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -45,22 +46,31 @@ def cli_multiget(prefix, keys):
     return got
 
 
+def _s3_curl(url):
+    """(status, body) of a SigV4-signed GET (objects our writers create are private)."""
+    user = f"{os.environ['AWS_ACCESS_KEY_ID']}:{os.environ['AWS_SECRET_ACCESS_KEY']}"
+    out = subprocess.run(["curl", "-s", "-K", "-", "-w", "\n%{http_code}", url],
+                         input=f'user = "{user}"\naws-sigv4 = "aws:amz:us-east-1:s3"\n'.encode(),
+                         capture_output=True, check=True).stdout
+    body, _, code = out.rpartition(b"\n")
+    return int(code), body
+
+
 def s3_get(bucket, key):
-    """Object bytes from moto (None when missing)."""
-    try:
-        with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}/{key}", timeout=10) as r:
-            return r.read()
-    except urllib.error.HTTPError as e:
-        if e.code == 404:
-            return None
-        raise
+    """Object bytes from the S3 server (None when missing)."""
+    code, body = _s3_curl(f"{S3_ENDPOINT}/{bucket}/{urllib.parse.quote(key, safe='/')}")
+    if code == 404:
+        return None
+    assert code == 200, (code, body[:300])
+    return body
 
 
 def s3_keys(bucket, prefix):
     import re
 
-    with urllib.request.urlopen(f"{S3_ENDPOINT}/{bucket}?list-type=2&prefix={prefix}&max-keys=1000", timeout=10) as r:
-        return re.findall(r"<Key>([^<]*)</Key>", r.read().decode())
+    code, body = _s3_curl(f"{S3_ENDPOINT}/{bucket}?list-type=2&prefix={urllib.parse.quote(prefix)}&max-keys=1000")
+    assert code == 200, (code, body[:300])
+    return re.findall(r"<Key>([^<]*)</Key>", body.decode())
 
 
 def s3_options(endpoint=None, **extra):
