@@ -3,6 +3,9 @@
 #   1. Debian dependencies (installed if missing); the S3 test servers (moto, s3s-fs: installed on
 #      first use under build/, started on loopback, stopped on exit; see tests/s3/servers.sh)
 #   2. optimised build with -Werror, every ctest (C unit/integration tests and CLI tests)
+#   2b. the shardyfusion Python package installed into a fresh venv (pip install .[spark]) and its
+#       pytest suite: configs, Python writer, ShardedReader, S3, and the PySpark writer on real Spark
+#       (local mode and a standalone master + two workers on loopback; tests/python/spark)
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. ThreadSanitizer build of the threaded tests (reader stress + refresh, builder, store)
 #   5. the C test binaries under valgrind (memcheck, leaks are errors)
@@ -28,6 +31,9 @@ step "build (RelWithDebInfo, -Werror) and test"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build
 ctest --test-dir build --output-on-failure -j "$JOBS"
+
+step "Python package (pip install .[spark] into a fresh venv) and its tests, Spark local + standalone"
+bash tests/python/run.sh -q
 
 step "ASan + UBSan build and test"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSHARDY_SANITIZE=ON >/dev/null
