@@ -3,7 +3,9 @@
 10M rows (int64 keys, 100-byte binary values), local[2] Spark, everything on local disk. The input
 DataFrame is cached and materialised first, so both writes start from the same in-memory data;
 each is run twice (first run warms up the JVM and Python workers) and the second run is timed.
-Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5).
+Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5), and, as the
+floor of any mapInArrow pipeline, spark_arrow_passthrough_s: the same DataFrame handed to Python
+batch by batch and dropped (with its ratio to the Parquet write).
 
 Usage: python bench/spark_bench.py [ROWS] [WORKDIR]
 """
@@ -31,7 +33,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     spark = (
         SparkSession.builder.master("local[2]").appName("shardy-spark-bench")
-        .config("spark.ui.enabled", "false")
+        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.host", "127.0.0.1").config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.memory", "8g")
         .config("spark.sql.shuffle.partitions", "16")
@@ -62,16 +64,34 @@ def main():
         shutil.rmtree(out, ignore_errors=True)
         return dt
 
+    def passthrough(run):
+        """The floor of any mapInArrow pipeline: hand every batch to Python and drop it."""
+        import pyarrow as pa
+
+        def sink(batches):
+            n = 0
+            for b in batches:
+                n += b.num_rows
+            yield pa.RecordBatch.from_arrays([pa.array([n], pa.int64())], names=["n"])
+
+        t = time.perf_counter()
+        assert sum(r[0] for r in df.mapInArrow(sink, "n long").collect()) == rows
+        return time.perf_counter() - t
+
     parquet(0)
     snapshot(0)
+    passthrough(0)
     p = parquet(1)
     s = snapshot(1)
+    a = passthrough(1)
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
     print(f"spark_rows={rows}")
     print(f"spark_build_s={s:.2f}")
     print(f"spark_parquet_s={p:.2f}")
     print(f"spark_vs_parquet_ratio={s / p:.2f}")
+    print(f"spark_arrow_passthrough_s={a:.2f}")
+    print(f"spark_passthrough_vs_parquet_ratio={a / p:.2f}")
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3):
 6. ``verify_routing``: the first 20 rows' ids are re-derived on the driver with the reader's router
    (``_native.route_hash`` / ``CelRouter.route``); any mismatch → ``ShardAssignmentError``;
 7. partitioning: ``repartition(num_dbs, <partitioning column>)``. Spark's hash partitioner puts a row
-   in partition ``pmod(murmur3(value, 42), num_dbs)``; for every shard ``d`` the driver picks (with
-   Spark's own ``hash``) an int ``v_d`` whose partition is ``d``, and the routing step writes
+   in partition ``pmod(murmur3(value, 42), num_dbs)``; for every shard ``d`` the driver picks
+   (``spark_hash_int``, Spark's Murmur3 of an int) an int ``v_d`` whose partition is ``d``, and the routing step writes
    ``v_<shard id>`` into the partitioning column. So partition ``i`` holds exactly shard ``i``: each
    shard is written by one task, and the ``num_dbs`` shards are written in parallel by ``num_dbs``
    tasks (an explicit partition count is never coalesced by adaptive execution). Each task checks
@@ -278,7 +278,7 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
         num_dbs = _discover_num_dbs(ids_only, sid)
         route_opts["num_dbs"] = num_dbs
 
-    pvals = _partition_values(spark, num_dbs)
+    pvals = _partition_values(num_dbs)
     routed = data.mapInArrow(_route_fn(strategy, route_opts, input.key_col, num_dbs, sid, part_col, pvals),
                              routed_schema)
     if getattr(options, "verify_routing", True):
@@ -319,27 +319,36 @@ def _free_name(columns, base: str) -> str:
     return name
 
 
-def _partition_values(spark, num_dbs: int) -> List[int]:
-    """v[d] = an int that Spark's hash partitioner (pmod(murmur3(v, 42), num_dbs)) sends to d."""
-    from pyspark.sql import functions as F
+def spark_hash_int(value: int, seed: int = 42) -> int:
+    """Spark's ``hash()`` of an IntegerType value: Murmur3 x86_32 of the 4-byte int with seed 42
+    (``Murmur3_x86_32.hashInt``), as a signed 32-bit int. This is what ``repartition(n, col)``
+    partitions an int column by: partition = pmod(hash, n)."""
+    m = 0xFFFFFFFF
 
+    def rotl(x, r):
+        return ((x << r) | (x >> (32 - r))) & m
+
+    k1 = (value & m) * 0xCC9E2D51 & m
+    k1 = rotl(k1, 15) * 0x1B873593 & m
+    h1 = rotl((seed & m) ^ k1, 13)
+    h1 = (h1 * 5 + 0xE6546B64) & m
+    h1 ^= 4
+    h1 ^= h1 >> 16
+    h1 = h1 * 0x85EBCA6B & m
+    h1 ^= h1 >> 13
+    h1 = h1 * 0xC2B2AE35 & m
+    h1 ^= h1 >> 16
+    return h1 - (1 << 32) if h1 & 0x80000000 else h1
+
+
+def _partition_values(num_dbs: int) -> List[int]:
+    """v[d] = the smallest int >= 0 that Spark's hash partitioner sends to partition d. (Every
+    write task also checks that the rows it receives belong to its partition's shard.)"""
     found: Dict[int, int] = {}
-    span = 64 * num_dbs
-    start = 0
+    v = 0
     while len(found) < num_dbs:
-        rows = (
-            spark.range(start, start + span)
-            .select(F.col("id").cast("int").alias("v"))
-            .select("v", F.expr(f"pmod(hash(v), {num_dbs})").alias("p"))
-            .groupBy("p")
-            .agg(F.min("v").alias("v"))
-            .collect()
-        )
-        for r in rows:
-            found.setdefault(int(r["p"]), int(r["v"]))
-        start += span
-        if start > (1 << 30):  # cannot happen with a sane hash; fail loudly rather than loop
-            raise ShardyfusionError(f"could not find partition values for {num_dbs} shards")
+        found.setdefault(spark_hash_int(v) % num_dbs, v)
+        v += 1
     return [found[d] for d in range(num_dbs)]
 
 
