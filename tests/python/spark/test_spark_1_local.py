@@ -152,6 +152,15 @@ def test_max_keys_per_shard_counts_rows(spark_local, prefix):
     assert max(w.db_id for w in result.winners) == 3
 
 
+def test_rate_limit_is_per_partition(spark_local, prefix, tmp_path):
+    # 2 shards x ~1500 rows at 500 rows/s: the bucket starts full (500), so each shard task needs
+    # >= ~2 s; both run in parallel (per-partition scope), so the build takes ~2 s, not ~5 s.
+    config = HashShardedWriteConfig(num_dbs=2, s3_prefix=prefix, max_writes_per_second=500, batch_size=100)
+    result = write_hash_sharded(payload_df(spark_local, n=3000), config, _input())
+    assert all(w.writer_info.duration_ms >= 1500 for w in result.winners), [w.writer_info for w in result.winners]
+    check_snapshot(prefix, 3000, tmp_path)
+
+
 # --- retries, shard_retry, loser sweep --------------------------------------------------------
 def test_task_failure_after_upload_is_retried_and_loser_swept(spark_local, prefix, tmp_path):
     sc = spark_local.sparkContext
