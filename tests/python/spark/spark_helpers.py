@@ -1,4 +1,5 @@
 """Helpers of the Spark writer tests (imported by the test modules; fixtures are in conftest.py)."""
+import contextlib
 import json
 import os
 import subprocess
@@ -77,3 +78,28 @@ def s3_options(endpoint=None, **extra):
     opts = {"endpoint_url": endpoint or S3_ENDPOINT, "region_name": "us-east-1"}
     opts.update(extra)
     return opts
+
+
+@contextlib.contextmanager
+def local_property(spark, name, value):
+    """Sets a Spark local property (seen by the tasks of jobs started in the block) for the block."""
+    sc = spark.sparkContext
+    sc.setLocalProperty(name, value)
+    try:
+        yield
+    finally:
+        sc.setLocalProperty(name, None)
+
+
+def build_with_hook(spark, hook, value, df, config, input):  # noqa: A002
+    """write_hash_sharded with a writer test hook (shardyfusion.test.<hook>) set for the build."""
+    from shardyfusion.writer.spark import write_hash_sharded
+
+    with local_property(spark, "shardyfusion.test." + hook, value):
+        return write_hash_sharded(df, config, input)
+
+
+def winners_only(prefix, result):
+    """Every attempt directory left under the prefix is a winner's."""
+    want = sorted((w.db_url.rsplit("/", 2)[-2], w.db_url.rsplit("/", 1)[-1]) for w in result.winners)
+    assert attempt_dirs(prefix) == want

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from spark_helpers import attempt_dirs, cli_multiget, s3_get, s3_keys, s3_options
+from spark_helpers import attempt_dirs, build_with_hook, cli_multiget, local_property, s3_get, s3_keys, s3_options, winners_only
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import functions as F  # noqa: E402
@@ -50,13 +50,6 @@ def check_snapshot(prefix, n, tmp_path, value=expect):
     assert got == {k: (value(k) if k < n else None) for k in keys}
     cli = cli_multiget(prefix, keys)
     assert cli == got
-
-
-def winners_only(prefix, result):
-    """Every attempt directory left under the run is a winner's."""
-    left = attempt_dirs(prefix)
-    want = sorted((w.db_url.rsplit("/", 2)[-2], w.db_url.rsplit("/", 1)[-1]) for w in result.winners)
-    assert left == want
 
 
 def test_partition_values_match_sparks_hash_partitioner(spark_local):
@@ -163,13 +156,8 @@ def test_rate_limit_is_per_partition(spark_local, prefix, tmp_path):
 
 # --- retries, shard_retry, loser sweep --------------------------------------------------------
 def test_task_failure_after_upload_is_retried_and_loser_swept(spark_local, prefix, tmp_path):
-    sc = spark_local.sparkContext
-    sc.setLocalProperty("shardyfusion.test.fail_after_upload", "2:0,5:0,5:1")
-    try:
-        result = write_hash_sharded(payload_df(spark_local), HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix),
-                                    ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload")))
-    finally:
-        sc.setLocalProperty("shardyfusion.test.fail_after_upload", None)
+    result = build_with_hook(spark_local, "fail_after_upload", "2:0,5:0,5:1", payload_df(spark_local),
+                             HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix), _input())
     att = {w.db_id: w.attempt for w in result.winners}
     assert att[2] == 1 and att[5] == 2 and all(a == 0 for d, a in att.items() if d not in (2, 5))
     check_snapshot(prefix, N, tmp_path)
@@ -179,17 +167,12 @@ def test_task_failure_after_upload_is_retried_and_loser_swept(spark_local, prefi
 def test_shard_retry_in_task_composes_attempt_numbers(spark_local, prefix, tmp_path):
     from shardyfusion.type_defs import RetryConfig
 
-    sc = spark_local.sparkContext
     # shard 1: in-task tries 0 and 1 fail after upload, try 2 wins (attempt 2);
     # shard 3: all 3 in-task tries of Spark attempt 0 fail → Spark retries the task: attempt 3 wins.
-    sc.setLocalProperty("shardyfusion.test.fail_after_upload", "1:0,1:1,3:0,3:1,3:2")
-    try:
-        config = HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix,
-                                        shard_retry=RetryConfig(max_retries=2, initial_backoff=timedelta(seconds=0.01)))
-        result = write_hash_sharded(payload_df(spark_local), config,
-                                    ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload")))
-    finally:
-        sc.setLocalProperty("shardyfusion.test.fail_after_upload", None)
+    config = HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix,
+                                    shard_retry=RetryConfig(max_retries=2, initial_backoff=timedelta(seconds=0.01)))
+    result = build_with_hook(spark_local, "fail_after_upload", "1:0,1:1,3:0,3:1,3:2", payload_df(spark_local),
+                             config, _input())
     att = {w.db_id: w.attempt for w in result.winners}
     assert att == {0: 0, 1: 2, 2: 0, 3: 3}
     check_snapshot(prefix, N, tmp_path)
@@ -228,20 +211,16 @@ def test_failure_routing_mismatch(spark_local, prefix, monkeypatch):
 
 
 def test_failure_all_attempts_of_a_shard_fail(spark_local, prefix, tmp_path):
-    good = str(tmp_path / "good")
-    write_hash_sharded(payload_df(spark_local, n=100), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
+    first = write_hash_sharded(payload_df(spark_local, n=100), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix),
+                               _input())
     before = open(os.path.join(prefix, "_CURRENT")).read()
-    sc = spark_local.sparkContext
-    sc.setLocalProperty("shardyfusion.test.fail_after_upload", "3:0,3:1,3:2,3:3")
-    try:
+    with local_property(spark_local, "shardyfusion.test.fail_after_upload", "3:0,3:1,3:2,3:3"):
         with pytest.raises(ShardCoverageError, match=r"shard\(s\) \[3\] failed") as ei:
             write_hash_sharded(payload_df(spark_local), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
-    finally:
-        sc.setLocalProperty("shardyfusion.test.fail_after_upload", None)
     assert ei.value.__cause__ is not None
     assert open(os.path.join(prefix, "_CURRENT")).read() == before
     check_snapshot(prefix, 100, tmp_path)
-    del good
+    winners_only(prefix, first)  # the failed run's uploads are gone
 
 
 def test_failure_null_key_names_the_problem(spark_local, prefix):

@@ -3,7 +3,7 @@ the seed example end to end, task retries across executors, speculative executio
 deliberately slow task, and S3."""
 import pytest
 
-from spark_helpers import attempt_dirs, cli_multiget, s3_keys, s3_options
+from spark_helpers import build_with_hook, cli_multiget, s3_keys, s3_options, winners_only
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import functions as F  # noqa: E402
@@ -35,11 +35,6 @@ def check(prefix, n, tmp_path, **reader_kw):
     return got
 
 
-def winners_only(prefix, result):
-    want = sorted((w.db_url.rsplit("/", 2)[-2], w.db_url.rsplit("/", 1)[-1]) for w in result.winners)
-    assert attempt_dirs(prefix) == want
-
-
 def test_seed_example_on_standalone_cluster(spark_cluster, prefix, tmp_path):
     result = write_hash_sharded(payload_df(spark_cluster), HashShardedWriteConfig(num_dbs=16, s3_prefix=prefix), _input())
     assert [w.db_id for w in result.winners] == list(range(16))
@@ -49,13 +44,8 @@ def test_seed_example_on_standalone_cluster(spark_cluster, prefix, tmp_path):
 
 
 def test_task_failures_are_retried_on_another_executor(spark_cluster, prefix, tmp_path):
-    sc = spark_cluster.sparkContext
-    sc.setLocalProperty("shardyfusion.test.fail_after_upload", "1:0,6:0")
-    try:
-        result = write_hash_sharded(payload_df(spark_cluster), HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix),
-                                    _input())
-    finally:
-        sc.setLocalProperty("shardyfusion.test.fail_after_upload", None)
+    result = build_with_hook(spark_cluster, "fail_after_upload", "1:0,6:0", payload_df(spark_cluster),
+                             HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix), _input())
     att = {w.db_id: w.attempt for w in result.winners}
     assert att[1] >= 1 and att[6] >= 1
     check(prefix, N, tmp_path)
@@ -66,13 +56,8 @@ def test_speculative_execution_is_safe(spark_cluster, prefix, tmp_path):
     """Shard 3's first attempt uploads, then lingers for 20 s: Spark launches a speculative copy
     on the other executor, which wins; the original is killed. The published snapshot is exact and
     only winners' attempt directories remain (the lingering original's upload is swept)."""
-    sc = spark_cluster.sparkContext
-    sc.setLocalProperty("shardyfusion.test.sleep_after_upload", "3:0:20")
-    try:
-        result = write_hash_sharded(payload_df(spark_cluster), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix),
-                                    _input())
-    finally:
-        sc.setLocalProperty("shardyfusion.test.sleep_after_upload", None)
+    result = build_with_hook(spark_cluster, "sleep_after_upload", "3:0:20", payload_df(spark_cluster),
+                             HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
     att = {w.db_id: w.attempt for w in result.winners}
     assert att[3] == 1, f"no speculative copy won shard 3: {att}"
     check(prefix, N, tmp_path)
