@@ -494,64 +494,208 @@ static int get_value(PyObject *v, Py_buffer *buf) {
     return PyObject_GetBuffer(v, buf, PyBUF_SIMPLE);
 }
 
-/* ---- Builder ---------------------------------------------------------------------------------- */
+/* ---- handle objects ----------------------------------------------------------------------------
+ *
+ * Every type below wraps one libshardy handle and shares one layout and one lifecycle: open with the
+ * GIL released, calls guarded by a busy counter (touched only with the GIL held), close once with the
+ * GIL released. What differs per type is in its handle_kind. */
+
+/* C cannot call shardy_builder_open through a pointer typed for void **, so each handle type gets a
+ * pair of untyped adapters; the macro keeps them identical. open_call is the typed call, written in
+ * terms of the adapter's opts, arg and &h. */
+#define HANDLE_ADAPTERS(name, T, open_call, close_fn)                                                     \
+    static shardy_status name##_open_any(const void *opts, const void *arg, void **out) {               \
+        T *h = NULL;                                                                                     \
+        shardy_status st = (open_call);                                                                  \
+        (void)opts;                                                                                      \
+        (void)arg;                                                                                       \
+        *out = h;                                                                                        \
+        return st;                                                                                       \
+    }                                                                                                    \
+    static void name##_close_any(void *p) {                                                              \
+        T *h = p;                                                                                        \
+        close_fn(&h);                                                                                    \
+    }
+
+typedef struct handle_kind {
+    shardy_status (*open)(const void *opts, const void *arg, void **out);
+    void (*close)(void *handle);
+    /* 1: the handle is thread-safe (Reader, CelRouter): calls may overlap and a close() meanwhile is
+     * deferred to the last call out. 0: one call at a time; a call or close() from another thread
+     * while one runs with the GIL released is a RuntimeError. */
+    int shared;
+} handle_kind;
 
 typedef struct {
     PyObject_HEAD
-    shardy_builder *b;
-    opt_holder h;
-    int busy;
-} BuilderObject;
+    void *handle;             /* the libshardy object; NULL before open and after close */
+    const handle_kind *kind;  /* set with handle */
+    opt_holder h;             /* strings the open handle's options still point at */
+    int busy;                 /* calls in flight with the GIL released */
+    int close_pending;        /* shared kinds: close() came while busy, the last call out closes */
+} HandleObject;
 
-static int builder_check(BuilderObject *self) {
-    if (!self->b) {
-        raise_status_msg(SHARDY_ECLOSED, "Builder is closed");
+/* "Builder" from "shardyfusion._native.Builder": the name every message uses. */
+static const char *handle_name(HandleObject *self) {
+    const char *dot = strrchr(Py_TYPE(self)->tp_name, '.');
+    return dot ? dot + 1 : Py_TYPE(self)->tp_name;
+}
+
+static PyObject *raise_closed(HandleObject *self) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "%s is closed", handle_name(self));
+    return raise_status_msg(SHARDY_ECLOSED, msg);
+}
+
+static PyObject *raise_in_use(HandleObject *self) {
+    return PyErr_Format(PyExc_RuntimeError, "%s is in use by another thread", handle_name(self));
+}
+
+/* Exclusive kinds: the handle is open and no other thread is inside a call. */
+static int handle_check(HandleObject *self) {
+    if (!self->handle) {
+        raise_closed(self);
         return -1;
     }
     if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "Builder is in use by another thread");
+        raise_in_use(self);
         return -1;
     }
     return 0;
 }
 
-static int Builder_init(BuilderObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"opts", NULL};
-    PyObject *d;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:Builder", kwlist, &d)) return -1;
-    if (self->b) {
-        PyErr_SetString(PyExc_RuntimeError, "Builder already initialised");
-        return -1;
-    }
-    shardy_build_opts o;
-    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
-    shardy_status st;
-    char msg[4096] = "";
+/* The handle is taken out of the object before the GIL is released, so no other thread can start a
+ * call on it while it is being closed. */
+static void handle_close_now(HandleObject *self) {
+    void *handle = self->handle;
+    const handle_kind *kind = self->kind;
+    self->handle = NULL;
+    if (!handle) return;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_builder_open(&o, &self->b);
-    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    kind->close(handle);
     Py_END_ALLOW_THREADS
-    if (st) {
-        raise_status_msg(st, msg);
+}
+
+/* Shared kinds: enter before a call, leave after it (both with the GIL held). */
+static int handle_enter(HandleObject *self) {
+    if (!self->handle || self->close_pending) {
+        raise_closed(self);
+        return -1;
+    }
+    self->busy++;
+    return 0;
+}
+
+static void handle_leave(HandleObject *self) {
+    if (--self->busy == 0 && self->close_pending) {
+        self->close_pending = 0;
+        handle_close_now(self);
+    }
+}
+
+static int handle_fresh(HandleObject *self) {
+    if (self->handle) {
+        PyErr_Format(PyExc_RuntimeError, "%s already initialised", handle_name(self));
         return -1;
     }
     return 0;
 }
 
-static void Builder_dealloc(BuilderObject *self) {
-    if (self->b) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_builder_close(&self->b);
-        Py_END_ALLOW_THREADS
+/* Opens with the GIL released (opening reads manifests and lists the store). shardy_errmsg() is
+ * copied before the GIL is retaken because it is per thread and the next libshardy call replaces it. */
+static int handle_open(HandleObject *self, const handle_kind *kind, const void *opts, const void *arg) {
+    shardy_status st;
+    void *handle = NULL;
+    char *msg = PyMem_RawMalloc(8192);
+    if (!msg) {
+        PyErr_NoMemory();
+        return -1;
     }
+    msg[0] = 0;
+    Py_BEGIN_ALLOW_THREADS
+    st = kind->open(opts, arg, &handle);
+    if (st) snprintf(msg, 8192, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    if (st) raise_status_msg(st, msg);
+    PyMem_RawFree(msg);
+    if (st) return -1;
+    self->handle = handle;
+    self->kind = kind;
+    return 0;
+}
+
+/* Fills build options into self->h (kept for the handle's lifetime: it may read them later) and
+ * opens. */
+static int handle_open_build(HandleObject *self, const handle_kind *kind, PyObject *d, const void *arg) {
+    shardy_build_opts o;
+    holder_clear(&self->h); /* a failed earlier __init__ may have left strings */
+    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
+    return handle_open(self, kind, &o, arg);
+}
+
+/* __init__(opts) of the kinds opened from build options alone. */
+static int handle_init_build(HandleObject *self, const handle_kind *kind, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"opts", NULL};
+    char fmt[64];
+    PyObject *d;
+    snprintf(fmt, sizeof fmt, "O:%s", handle_name(self));
+    if (!PyArg_ParseTupleAndKeywords(args, kw, fmt, kwlist, &d)) return -1;
+    if (handle_fresh(self) < 0) return -1;
+    return handle_open_build(self, kind, d, NULL);
+}
+
+static void handle_dealloc(HandleObject *self) {
+    handle_close_now(self);
     holder_clear(&self->h);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-static PyObject *Builder_add(BuilderObject *self, PyObject *args) {
+/* close() — idempotent. */
+static PyObject *handle_close(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (self->busy && self->kind->shared) self->close_pending = 1; /* the last call in flight closes */
+    else if (self->busy) return raise_in_use(self);
+    else handle_close_now(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *handle_enter_cm(PyObject *self, PyObject *Py_UNUSED(ignored)) {
+    Py_INCREF(self);
+    return self;
+}
+
+/* __exit__ closes and never suppresses the exception. */
+static PyObject *handle_exit(HandleObject *self, PyObject *Py_UNUSED(args)) {
+    PyObject *r = handle_close(self, NULL);
+    if (!r) return NULL;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+}
+
+#define HANDLE_METHODS(close_doc)                                                                        \
+    {"close", (PyCFunction)handle_close, METH_NOARGS, close_doc},                                        \
+        {"__enter__", (PyCFunction)handle_enter_cm, METH_NOARGS, NULL},                                  \
+        {"__exit__", (PyCFunction)handle_exit, METH_VARARGS, NULL}, {NULL, NULL, 0, NULL}
+
+/* The type object of a handle kind; name is the class name inside shardyfusion._native. */
+#define HANDLE_TYPE(name, doc, init, methods)                                                            \
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native." name,                               \
+    .tp_basicsize = sizeof(HandleObject), .tp_flags = Py_TPFLAGS_DEFAULT, .tp_doc = doc,                 \
+    .tp_new = PyType_GenericNew, .tp_init = (initproc)(init), .tp_dealloc = (destructor)handle_dealloc,   \
+    .tp_methods = methods
+
+/* ---- Builder ---------------------------------------------------------------------------------- */
+
+HANDLE_ADAPTERS(builder, shardy_builder, shardy_builder_open(opts, &h), shardy_builder_close)
+static const handle_kind builder_kind = {builder_open_any, builder_close_any, 0};
+
+static int Builder_init(HandleObject *self, PyObject *args, PyObject *kw) {
+    return handle_init_build(self, &builder_kind, args, kw);
+}
+
+static PyObject *Builder_add(HandleObject *self, PyObject *args) {
     PyObject *ko, *vo, *keeper = NULL;
     if (!PyArg_ParseTuple(args, "OO:add", &ko, &vo)) return NULL;
-    if (builder_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     shardy_key key;
     Py_buffer vb;
     if (py_to_key(ko, &key, &keeper, 0) < 0) return NULL;
@@ -559,7 +703,7 @@ static PyObject *Builder_add(BuilderObject *self, PyObject *args) {
         Py_XDECREF(keeper);
         return NULL;
     }
-    shardy_status st = shardy_builder_add(self->b, &key, vb.buf, (size_t)vb.len);
+    shardy_status st = shardy_builder_add(self->handle, &key, vb.buf, (size_t)vb.len);
     PyBuffer_Release(&vb);
     Py_XDECREF(keeper);
     if (st) return raise_status(st);
@@ -567,10 +711,10 @@ static PyObject *Builder_add(BuilderObject *self, PyObject *args) {
 }
 
 /* add_many(keys, values): the per-row loop in C (one Python call per batch). */
-static PyObject *Builder_add_many(BuilderObject *self, PyObject *args) {
+static PyObject *Builder_add_many(HandleObject *self, PyObject *args) {
     PyObject *ks, *vs;
     if (!PyArg_ParseTuple(args, "OO:add_many", &ks, &vs)) return NULL;
-    if (builder_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     PyObject *kf = PySequence_Fast(ks, "keys must be a sequence");
     if (!kf) return NULL;
     PyObject *vf = PySequence_Fast(vs, "values must be a sequence");
@@ -593,7 +737,7 @@ static PyObject *Builder_add_many(BuilderObject *self, PyObject *args) {
             Py_XDECREF(keeper);
             goto done;
         }
-        shardy_status st = shardy_builder_add(self->b, &key, vb.buf, (size_t)vb.len);
+        shardy_status st = shardy_builder_add(self->handle, &key, vb.buf, (size_t)vb.len);
         PyBuffer_Release(&vb);
         Py_XDECREF(keeper);
         if (st) {
@@ -609,10 +753,10 @@ done:
     return ret;
 }
 
-static PyObject *Builder_add_cel(BuilderObject *self, PyObject *args) {
+static PyObject *Builder_add_cel(HandleObject *self, PyObject *args) {
     PyObject *ko, *ctx, *vo, *keeper = NULL;
     if (!PyArg_ParseTuple(args, "OOO:add_cel", &ko, &ctx, &vo)) return NULL;
-    if (builder_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     shardy_key key;
     Py_buffer vb;
     shardy_cel_arg *a = NULL;
@@ -627,7 +771,7 @@ static PyObject *Builder_add_cel(BuilderObject *self, PyObject *args) {
         Py_XDECREF(keeper);
         return NULL;
     }
-    shardy_status st = shardy_builder_add_cel(self->b, &key, a, na, vb.buf, (size_t)vb.len);
+    shardy_status st = shardy_builder_add_cel(self->handle, &key, a, na, vb.buf, (size_t)vb.len);
     PyBuffer_Release(&vb);
     PyMem_Free(a);
     Py_XDECREF(keeper);
@@ -635,13 +779,13 @@ static PyObject *Builder_add_cel(BuilderObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *Builder_rows(BuilderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (builder_check(self) < 0) return NULL;
-    return PyLong_FromUnsignedLongLong(shardy_builder_rows(self->b));
+static PyObject *Builder_rows(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_check(self) < 0) return NULL;
+    return PyLong_FromUnsignedLongLong(shardy_builder_rows(self->handle));
 }
 
-static PyObject *Builder_finish(BuilderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (builder_check(self) < 0) return NULL;
+static PyObject *Builder_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_check(self) < 0) return NULL;
     shardy_build_result *res = NULL;
     shardy_status st;
     char *msg = PyMem_RawMalloc(8192);
@@ -649,7 +793,7 @@ static PyObject *Builder_finish(BuilderObject *self, PyObject *Py_UNUSED(ignored
     msg[0] = 0;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_builder_finish(self->b, &res);
+    st = shardy_builder_finish(self->handle, &res);
     if (st) snprintf(msg, 8192, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -664,31 +808,6 @@ static PyObject *Builder_finish(BuilderObject *self, PyObject *Py_UNUSED(ignored
     return out;
 }
 
-static PyObject *Builder_close(BuilderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "Builder is in use by another thread");
-        return NULL;
-    }
-    if (self->b) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_builder_close(&self->b);
-        Py_END_ALLOW_THREADS
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *ret_self(PyObject *self, PyObject *Py_UNUSED(ignored)) {
-    Py_INCREF(self);
-    return self;
-}
-
-static PyObject *Builder_exit(BuilderObject *self, PyObject *Py_UNUSED(args)) {
-    PyObject *r = Builder_close(self, NULL);
-    if (!r) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyMethodDef Builder_methods[] = {
     {"add", (PyCFunction)Builder_add, METH_VARARGS, "add(key, value: bytes) — adds one row"},
     {"add_many", (PyCFunction)Builder_add_many, METH_VARARGS, "add_many(keys, values) — adds rows in one call"},
@@ -696,93 +815,34 @@ static PyMethodDef Builder_methods[] = {
      "add_cel(key, ctx: dict, value: bytes) — adds one row routed by CEL with ctx bound to the columns"},
     {"rows", (PyCFunction)Builder_rows, METH_NOARGS, "rows() — rows added so far"},
     {"finish", (PyCFunction)Builder_finish, METH_NOARGS, "finish() -> dict — writes, publishes, returns the result"},
-    {"close", (PyCFunction)Builder_close, METH_NOARGS, "close() — releases the builder (unfinished: nothing published)"},
-    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Builder_exit, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}};
+    HANDLE_METHODS("close() — releases the builder (unfinished: nothing published)")};
 
 static PyTypeObject BuilderType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.Builder",
-    .tp_basicsize = sizeof(BuilderObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Builder(opts: dict) — single-host snapshot build over shardy_builder_*",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Builder_init,
-    .tp_dealloc = (destructor)Builder_dealloc,
-    .tp_methods = Builder_methods,
+    HANDLE_TYPE("Builder", "Builder(opts: dict) — single-host snapshot build over shardy_builder_*", Builder_init,
+                Builder_methods),
 };
 
 /* ---- Reader ----------------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    shardy_reader *r;
-    int busy;          /* calls in flight with the GIL released */
-    int close_pending; /* close() came while busy: the last call out closes */
-} ReaderObject;
+HANDLE_ADAPTERS(reader, shardy_reader, shardy_reader_open(opts, &h), shardy_reader_close)
+static const handle_kind reader_kind = {reader_open_any, reader_close_any, 1};
 
-static int reader_enter(ReaderObject *self) {
-    if (!self->r || self->close_pending) {
-        raise_status_msg(SHARDY_ECLOSED, "Reader is closed");
-        return -1;
-    }
-    self->busy++;
-    return 0;
-}
-
-static void reader_leave(ReaderObject *self) {
-    if (--self->busy == 0 && self->close_pending && self->r) {
-        self->close_pending = 0;
-        Py_BEGIN_ALLOW_THREADS
-        shardy_reader_close(&self->r);
-        Py_END_ALLOW_THREADS
-    }
-}
-
-static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kw) {
+static int Reader_init(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"opts", NULL};
     PyObject *d;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O:Reader", kwlist, &d)) return -1;
-    if (self->r) {
-        PyErr_SetString(PyExc_RuntimeError, "Reader already initialised");
-        return -1;
-    }
+    if (handle_fresh(self) < 0) return -1;
+    /* libshardy copies reader options at open: the strings need to live only until then. */
     shardy_reader_opts o;
     opt_holder h;
     if (holder_init(&h) < 0) return -1;
-    if (fill_reader_opts(d, &o, &h) < 0) {
-        holder_clear(&h);
-        return -1;
-    }
-    shardy_status st;
-    char *msg = PyMem_RawMalloc(8192);
-    if (!msg) {
-        holder_clear(&h);
-        PyErr_NoMemory();
-        return -1;
-    }
-    msg[0] = 0;
-    Py_BEGIN_ALLOW_THREADS
-    st = shardy_reader_open(&o, &self->r);
-    if (st) snprintf(msg, 8192, "%s", shardy_errmsg());
-    Py_END_ALLOW_THREADS
+    int rc = fill_reader_opts(d, &o, &h) < 0 ? -1 : handle_open(self, &reader_kind, &o, NULL);
     holder_clear(&h);
-    if (st) raise_status_msg(st, msg);
-    PyMem_RawFree(msg);
-    return st ? -1 : 0;
-}
-
-static void Reader_dealloc(ReaderObject *self) {
-    if (self->r) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_reader_close(&self->r);
-        Py_END_ALLOW_THREADS
-    }
-    Py_TYPE(self)->tp_free((PyObject *)self);
+    return rc;
 }
 
 /* One lookup with the GIL released: copy into a stack buffer, or allocate when it does not fit. */
-static PyObject *Reader_get(ReaderObject *self, PyObject *args, PyObject *kw) {
+static PyObject *Reader_get(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"key", "routing_context", NULL};
     PyObject *ko, *ctxo = Py_None, *keeper = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:get", kwlist, &ko, &ctxo)) return NULL;
@@ -795,7 +855,7 @@ static PyObject *Reader_get(ReaderObject *self, PyObject *args, PyObject *kw) {
         Py_XDECREF(keeper);
         return NULL;
     }
-    if (reader_enter(self) < 0) {
+    if (handle_enter(self) < 0) {
         text_ctx_free(&tc);
         Py_XDECREF(keeper);
         return NULL;
@@ -809,14 +869,14 @@ static PyObject *Reader_get(ReaderObject *self, PyObject *args, PyObject *kw) {
     const int use_ctx = ctxo != Py_None;
     Py_BEGIN_ALLOW_THREADS
     if (use_ctx) {
-        st = shardy_reader_get_ctx(self->r, &key, &tc.ctx, &heap, &vlen, &found);
+        st = shardy_reader_get_ctx(self->handle, &key, &tc.ctx, &heap, &vlen, &found);
     } else {
-        st = shardy_reader_get(self->r, &key, stackbuf, sizeof stackbuf, &vlen, &found);
-        if (st == SHARDY_ERANGE && vlen > sizeof stackbuf) st = shardy_reader_get_alloc(self->r, &key, &heap, &vlen, &found);
+        st = shardy_reader_get(self->handle, &key, stackbuf, sizeof stackbuf, &vlen, &found);
+        if (st == SHARDY_ERANGE && vlen > sizeof stackbuf) st = shardy_reader_get_alloc(self->handle, &key, &heap, &vlen, &found);
     }
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
-    reader_leave(self);
+    handle_leave(self);
     text_ctx_free(&tc);
     Py_XDECREF(keeper);
     if (st) {
@@ -832,7 +892,7 @@ static PyObject *Reader_get(ReaderObject *self, PyObject *args, PyObject *kw) {
     return out;
 }
 
-static PyObject *Reader_multi_get(ReaderObject *self, PyObject *args, PyObject *kw) {
+static PyObject *Reader_multi_get(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"keys", "routing_context", NULL};
     PyObject *ks, *ctxo = Py_None;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "O|O:multi_get", kwlist, &ks, &ctxo)) return NULL;
@@ -858,16 +918,16 @@ static PyObject *Reader_multi_get(ReaderObject *self, PyObject *args, PyObject *
         }
     }
     if (ctxo != Py_None && dict_to_text_ctx(ctxo, &tc) < 0) goto done;
-    if (reader_enter(self) < 0) goto done;
+    if (handle_enter(self) < 0) goto done;
     shardy_status st;
     char msg[2048] = "";
     const int use_ctx = ctxo != Py_None;
     Py_BEGIN_ALLOW_THREADS
-    st = use_ctx ? shardy_reader_multi_get_ctx(self->r, keys, (size_t)n, &tc.ctx, &vals)
-                 : shardy_reader_multi_get(self->r, keys, (size_t)n, &vals);
+    st = use_ctx ? shardy_reader_multi_get_ctx(self->handle, keys, (size_t)n, &tc.ctx, &vals)
+                 : shardy_reader_multi_get(self->handle, keys, (size_t)n, &vals);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
-    reader_leave(self);
+    handle_leave(self);
     if (st) {
         raise_status_msg(st, msg);
         goto done;
@@ -899,21 +959,21 @@ done:
     return out;
 }
 
-static PyObject *Reader_refresh(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (reader_enter(self) < 0) return NULL;
+static PyObject *Reader_refresh(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_enter(self) < 0) return NULL;
     int changed = 0;
     shardy_status st;
     char msg[2048] = "";
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_reader_refresh(self->r, &changed);
+    st = shardy_reader_refresh(self->handle, &changed);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
-    reader_leave(self);
+    handle_leave(self);
     if (st) return raise_status_msg(st, msg);
     return PyBool_FromLong(changed);
 }
 
-static PyObject *Reader_route(ReaderObject *self, PyObject *args, PyObject *kw) {
+static PyObject *Reader_route(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"key", "routing_context", NULL};
     PyObject *ko = Py_None, *ctxo = Py_None, *keeper = NULL;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|OO:route", kwlist, &ko, &ctxo)) return NULL;
@@ -925,15 +985,15 @@ static PyObject *Reader_route(ReaderObject *self, PyObject *args, PyObject *kw) 
         text_ctx_free(&tc);
         return NULL;
     }
-    if (reader_enter(self) < 0) {
+    if (handle_enter(self) < 0) {
         text_ctx_free(&tc);
         Py_XDECREF(keeper);
         return NULL;
     }
     uint32_t db = 0;
-    shardy_status st = ctxo != Py_None ? shardy_reader_route_ctx(self->r, &tc.ctx, &db)
-                                       : shardy_reader_route(self->r, &key, &db);
-    reader_leave(self);
+    shardy_status st = ctxo != Py_None ? shardy_reader_route_ctx(self->handle, &tc.ctx, &db)
+                                       : shardy_reader_route(self->handle, &key, &db);
+    handle_leave(self);
     text_ctx_free(&tc);
     Py_XDECREF(keeper);
     if (st) return raise_status(st);
@@ -964,11 +1024,11 @@ static int set_json(PyObject *d, const char *k, const char *text) {
     return rc;
 }
 
-static PyObject *Reader_info(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (reader_enter(self) < 0) return NULL;
+static PyObject *Reader_info(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_enter(self) < 0) return NULL;
     shardy_snapshot_info *info = NULL;
-    shardy_status st = shardy_reader_info(self->r, &info);
-    reader_leave(self);
+    shardy_status st = shardy_reader_info(self->handle, &info);
+    handle_leave(self);
     if (st) return raise_status(st);
     PyObject *d = PyDict_New();
     if (!d || set_str(d, "run_id", info->run_id) || set_str(d, "manifest_ref", info->manifest_ref) ||
@@ -982,12 +1042,12 @@ static PyObject *Reader_info(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
     return d;
 }
 
-static PyObject *Reader_shards(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (reader_enter(self) < 0) return NULL;
+static PyObject *Reader_shards(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_enter(self) < 0) return NULL;
     shardy_shard_info *infos = NULL;
     size_t n = 0;
-    shardy_status st = shardy_reader_shards(self->r, &infos, &n);
-    reader_leave(self);
+    shardy_status st = shardy_reader_shards(self->handle, &infos, &n);
+    handle_leave(self);
     if (st) return raise_status(st);
     PyObject *out = PyList_New((Py_ssize_t)n);
     for (size_t i = 0; out && i < n; i++) {
@@ -1007,26 +1067,8 @@ static PyObject *Reader_shards(ReaderObject *self, PyObject *Py_UNUSED(ignored))
     return out;
 }
 
-static PyObject *Reader_close(ReaderObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->busy) {
-        self->close_pending = 1; /* the last call in flight closes */
-    } else if (self->r) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_reader_close(&self->r);
-        Py_END_ALLOW_THREADS
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *Reader_exit(ReaderObject *self, PyObject *Py_UNUSED(args)) {
-    PyObject *r = Reader_close(self, NULL);
-    if (!r) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
-static PyObject *Reader_closed(ReaderObject *self, void *Py_UNUSED(closure)) {
-    return PyBool_FromLong(!self->r || self->close_pending);
+static PyObject *Reader_closed(HandleObject *self, void *Py_UNUSED(closure)) {
+    return PyBool_FromLong(!self->handle || self->close_pending);
 }
 
 static PyMethodDef Reader_methods[] = {
@@ -1039,23 +1081,13 @@ static PyMethodDef Reader_methods[] = {
      "route(key=None, routing_context=None) -> db_id"},
     {"info", (PyCFunction)Reader_info, METH_NOARGS, "info() -> dict (snapshot info)"},
     {"shards", (PyCFunction)Reader_shards, METH_NOARGS, "shards() -> list[dict], every db_id in order"},
-    {"close", (PyCFunction)Reader_close, METH_NOARGS, "close() — idempotent"},
-    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Reader_exit, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}};
+    HANDLE_METHODS("close() — idempotent")};
 
 static PyGetSetDef Reader_getset[] = {{"closed", (getter)Reader_closed, NULL, "True after close()", NULL},
                                       {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject ReaderType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.Reader",
-    .tp_basicsize = sizeof(ReaderObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Reader(opts: dict) — snapshot reader over shardy_reader_*",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Reader_init,
-    .tp_dealloc = (destructor)Reader_dealloc,
-    .tp_methods = Reader_methods,
+    HANDLE_TYPE("Reader", "Reader(opts: dict) — snapshot reader over shardy_reader_*", Reader_init, Reader_methods),
     .tp_getset = Reader_getset,
 };
 

@@ -68,24 +68,8 @@ fail:
 
 /* ---- AttemptWriter ---------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    shardy_attempt_writer *w;
-    opt_holder h;
-    int busy;
-} AttemptObject;
-
-static int attempt_check(AttemptObject *self) {
-    if (!self->w) {
-        raise_status_msg(SHARDY_ECLOSED, "AttemptWriter is closed");
-        return -1;
-    }
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter is in use by another thread");
-        return -1;
-    }
-    return 0;
-}
+HANDLE_ADAPTERS(attempt, shardy_attempt_writer, shardy_attempt_open(opts, arg, &h), shardy_attempt_close)
+static const handle_kind attempt_kind = {attempt_open_any, attempt_close_any, 0};
 
 static int opt_engine_id(PyObject *v, const char *name, int64_t *out) {
     *out = SHARDY_NO_ID;
@@ -96,51 +80,26 @@ static int opt_engine_id(PyObject *v, const char *name, int64_t *out) {
     return 0;
 }
 
-static int Attempt_init(AttemptObject *self, PyObject *args, PyObject *kw) {
+static int Attempt_init(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"opts", "db_id", "attempt", "stage_id", "task_attempt_id", NULL};
     PyObject *d, *stage = Py_None, *task = Py_None;
     unsigned int db_id, attempt;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "OII|OO:AttemptWriter", kwlist, &d, &db_id, &attempt, &stage, &task))
         return -1;
-    if (self->w) {
-        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter already initialised");
-        return -1;
-    }
+    if (handle_fresh(self) < 0) return -1;
     shardy_attempt_info info;
     info.db_id = db_id;
     info.attempt = attempt;
     if (opt_engine_id(stage, "stage_id", &info.stage_id) < 0 ||
         opt_engine_id(task, "task_attempt_id", &info.task_attempt_id) < 0)
         return -1;
-    shardy_build_opts o;
-    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
-    shardy_status st;
-    char msg[4096] = "";
-    Py_BEGIN_ALLOW_THREADS
-    st = shardy_attempt_open(&o, &info, &self->w);
-    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
-    Py_END_ALLOW_THREADS
-    if (st) {
-        raise_status_msg(st, msg);
-        return -1;
-    }
-    return 0;
+    return handle_open_build(self, &attempt_kind, d, &info);
 }
 
-static void Attempt_dealloc(AttemptObject *self) {
-    if (self->w) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_attempt_close(&self->w);
-        Py_END_ALLOW_THREADS
-    }
-    holder_clear(&self->h);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyObject *Attempt_add(AttemptObject *self, PyObject *args) {
+static PyObject *Attempt_add(HandleObject *self, PyObject *args) {
     PyObject *ko, *vo, *keeper = NULL;
     if (!PyArg_ParseTuple(args, "OO:add", &ko, &vo)) return NULL;
-    if (attempt_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     shardy_key key;
     Py_buffer vb;
     if (py_to_key(ko, &key, &keeper, 0) < 0) return NULL;
@@ -148,20 +107,20 @@ static PyObject *Attempt_add(AttemptObject *self, PyObject *args) {
         Py_XDECREF(keeper);
         return NULL;
     }
-    shardy_status st = shardy_attempt_add(self->w, &key, vb.buf, (size_t)vb.len);
+    shardy_status st = shardy_attempt_add(self->handle, &key, vb.buf, (size_t)vb.len);
     PyBuffer_Release(&vb);
     Py_XDECREF(keeper);
     if (st) return raise_status(st);
     Py_RETURN_NONE;
 }
 
-static PyObject *Attempt_add_arrow(AttemptObject *self, PyObject *args, PyObject *kw) {
+static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"batch", "key_col", "kind", "cols", "skip_col", NULL};
     PyObject *batch, *colso = Py_None, *skipo = Py_None;
     const char *key_col, *kind;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "Oss|OO:add_arrow", kwlist, &batch, &key_col, &kind, &colso, &skipo))
         return NULL;
-    if (attempt_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     shardy_value_spec spec;
     memset(&spec, 0, sizeof spec);
     if (!strcmp(kind, "binary_col")) spec.kind = SHARDY_VALUE_BINARY_COL;
@@ -194,7 +153,7 @@ static PyObject *Attempt_add_arrow(AttemptObject *self, PyObject *args, PyObject
     char msg[4096] = "";
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_attempt_add_arrow(self->w, ab.array, ab.schema, key_col, &spec);
+    st = shardy_attempt_add_arrow(self->handle, ab.array, ab.schema, key_col, &spec);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -210,14 +169,14 @@ done:
     return ret;
 }
 
-static PyObject *Attempt_finish(AttemptObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (attempt_check(self) < 0) return NULL;
+static PyObject *Attempt_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_check(self) < 0) return NULL;
     char *json = NULL;
     shardy_status st;
     char msg[4096] = "";
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_attempt_finish(self->w, &json);
+    st = shardy_attempt_finish(self->handle, &json);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -227,110 +186,37 @@ static PyObject *Attempt_finish(AttemptObject *self, PyObject *Py_UNUSED(ignored
     return out;
 }
 
-static PyObject *Attempt_close(AttemptObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "AttemptWriter is in use by another thread");
-        return NULL;
-    }
-    if (self->w) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_attempt_close(&self->w);
-        Py_END_ALLOW_THREADS
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *Attempt_exit(AttemptObject *self, PyObject *Py_UNUSED(args)) {
-    PyObject *r = Attempt_close(self, NULL);
-    if (!r) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyMethodDef Attempt_methods[] = {
     {"add", (PyCFunction)Attempt_add, METH_VARARGS, "add(key, value: bytes)"},
     {"add_arrow", (PyCFunction)(void (*)(void))Attempt_add_arrow, METH_VARARGS | METH_KEYWORDS,
      "add_arrow(batch, key_col, kind ('binary_col'|'json_cols'), cols=None, skip_col=None)"},
     {"finish", (PyCFunction)Attempt_finish, METH_NOARGS, "finish() -> dict (the attempt result)"},
-    {"close", (PyCFunction)Attempt_close, METH_NOARGS, "close() — unfinished: nothing uploaded"},
-    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Attempt_exit, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}};
+    HANDLE_METHODS("close() — unfinished: nothing uploaded")};
 
 static PyTypeObject AttemptType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.AttemptWriter",
-    .tp_basicsize = sizeof(AttemptObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None) — one shard attempt",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Attempt_init,
-    .tp_dealloc = (destructor)Attempt_dealloc,
-    .tp_methods = Attempt_methods,
+    HANDLE_TYPE("AttemptWriter",
+                "AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None) — one shard attempt",
+                Attempt_init, Attempt_methods),
 };
 
 /* ---- Run -------------------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    shardy_run *run;
-    opt_holder h;
-    int busy;
-} RunObject;
+HANDLE_ADAPTERS(run, shardy_run, shardy_run_open(opts, &h), shardy_run_close)
+static const handle_kind run_kind = {run_open_any, run_close_any, 0};
 
-static int run_check(RunObject *self) {
-    if (!self->run) {
-        raise_status_msg(SHARDY_ECLOSED, "Run is closed");
-        return -1;
-    }
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "Run is in use by another thread");
-        return -1;
-    }
-    return 0;
+static int Run_init(HandleObject *self, PyObject *args, PyObject *kw) {
+    return handle_init_build(self, &run_kind, args, kw);
 }
 
-static int Run_init(RunObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"opts", NULL};
-    PyObject *d;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:Run", kwlist, &d)) return -1;
-    if (self->run) {
-        PyErr_SetString(PyExc_RuntimeError, "Run already initialised");
-        return -1;
-    }
-    shardy_build_opts o;
-    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
-    shardy_status st;
-    char msg[4096] = "";
-    Py_BEGIN_ALLOW_THREADS
-    st = shardy_run_open(&o, &self->run);
-    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
-    Py_END_ALLOW_THREADS
-    if (st) {
-        raise_status_msg(st, msg);
-        return -1;
-    }
-    return 0;
+static PyObject *Run_get_run_id(HandleObject *self, void *Py_UNUSED(closure)) {
+    if (handle_check(self) < 0) return NULL;
+    return PyUnicode_FromString(shardy_run_id(self->handle));
 }
 
-static void Run_dealloc(RunObject *self) {
-    if (self->run) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_run_close(&self->run);
-        Py_END_ALLOW_THREADS
-    }
-    holder_clear(&self->h);
-    Py_TYPE(self)->tp_free((PyObject *)self);
-}
-
-static PyObject *Run_get_run_id(RunObject *self, void *Py_UNUSED(closure)) {
-    if (run_check(self) < 0) return NULL;
-    return PyUnicode_FromString(shardy_run_id(self->run));
-}
-
-static PyObject *Run_publish(RunObject *self, PyObject *args) {
+static PyObject *Run_publish(HandleObject *self, PyObject *args) {
     PyObject *attempts;
     if (!PyArg_ParseTuple(args, "O:publish", &attempts)) return NULL;
-    if (run_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     PyObject *text = PyObject_CallFunctionObjArgs(json_dumps, attempts, NULL);
     if (!text) return NULL;
     const char *s = PyUnicode_AsUTF8(text);
@@ -348,7 +234,7 @@ static PyObject *Run_publish(RunObject *self, PyObject *args) {
     msg[0] = 0;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_run_publish(self->run, s, &json);
+    st = shardy_run_publish(self->handle, s, &json);
     if (st) snprintf(msg, 8192, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -364,15 +250,15 @@ static PyObject *Run_publish(RunObject *self, PyObject *args) {
     return out;
 }
 
-static PyObject *Run_fail(RunObject *self, PyObject *args) {
+static PyObject *Run_fail(HandleObject *self, PyObject *args) {
     const char *etype, *message;
     if (!PyArg_ParseTuple(args, "ss:fail", &etype, &message)) return NULL;
-    if (run_check(self) < 0) return NULL;
+    if (handle_check(self) < 0) return NULL;
     shardy_status st;
     char msg[4096] = "";
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_run_fail(self->run, etype, message);
+    st = shardy_run_fail(self->handle, etype, message);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -380,98 +266,27 @@ static PyObject *Run_fail(RunObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *Run_close(RunObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "Run is in use by another thread");
-        return NULL;
-    }
-    if (self->run) {
-        Py_BEGIN_ALLOW_THREADS
-        shardy_run_close(&self->run);
-        Py_END_ALLOW_THREADS
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *Run_exit(RunObject *self, PyObject *Py_UNUSED(args)) {
-    PyObject *r = Run_close(self, NULL);
-    if (!r) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
-}
-
 static PyMethodDef Run_methods[] = {
     {"publish", (PyCFunction)Run_publish, METH_VARARGS,
      "publish(attempts: list[dict]) -> dict — winners, manifest, _CURRENT, sweep"},
     {"fail", (PyCFunction)Run_fail, METH_VARARGS, "fail(error_type, message) — marks the run failed"},
-    {"close", (PyCFunction)Run_close, METH_NOARGS, "close() — unpublished: as fail('ShardWriteError', ...)"},
-    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)Run_exit, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}};
+    HANDLE_METHODS("close() — unpublished: as fail('ShardWriteError', ...)")};
 
 static PyGetSetDef Run_getset[] = {{"run_id", (getter)Run_get_run_id, NULL, "the run id", NULL},
                                    {NULL, NULL, NULL, NULL, NULL}};
 
 static PyTypeObject RunType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.Run",
-    .tp_basicsize = sizeof(RunObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Run(opts) — the driver side of a distributed build",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)Run_init,
-    .tp_dealloc = (destructor)Run_dealloc,
-    .tp_methods = Run_methods,
+    HANDLE_TYPE("Run", "Run(opts) — the driver side of a distributed build", Run_init, Run_methods),
     .tp_getset = Run_getset,
 };
 
 /* ---- CelRouter -------------------------------------------------------------------------------- */
 
-typedef struct {
-    PyObject_HEAD
-    shardy_cel_router *r;
-    opt_holder h;
-    int busy;
-    int close_pending;
-} CelRouterObject;
+HANDLE_ADAPTERS(cel_router, shardy_cel_router, shardy_cel_router_open(opts, &h), shardy_cel_router_close)
+static const handle_kind cel_router_kind = {cel_router_open_any, cel_router_close_any, 1};
 
-static int celr_enter(CelRouterObject *self) {
-    if (!self->r || self->close_pending) {
-        raise_status_msg(SHARDY_ECLOSED, "CelRouter is closed");
-        return -1;
-    }
-    self->busy++;
-    return 0;
-}
-
-static void celr_leave(CelRouterObject *self) {
-    if (--self->busy == 0 && self->close_pending && self->r) {
-        self->close_pending = 0;
-        shardy_cel_router_close(&self->r);
-    }
-}
-
-static int CelRouter_init(CelRouterObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"opts", NULL};
-    PyObject *d;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O:CelRouter", kwlist, &d)) return -1;
-    if (self->r) {
-        PyErr_SetString(PyExc_RuntimeError, "CelRouter already initialised");
-        return -1;
-    }
-    shardy_build_opts o;
-    if (holder_init(&self->h) < 0 || fill_build_opts(d, &o, &self->h) < 0) return -1;
-    shardy_status st = shardy_cel_router_open(&o, &self->r);
-    if (st) {
-        raise_status(st);
-        return -1;
-    }
-    return 0;
-}
-
-static void CelRouter_dealloc(CelRouterObject *self) {
-    shardy_cel_router_close(&self->r);
-    holder_clear(&self->h);
-    Py_TYPE(self)->tp_free((PyObject *)self);
+static int CelRouter_init(HandleObject *self, PyObject *args, PyObject *kw) {
+    return handle_init_build(self, &cel_router_kind, args, kw);
 }
 
 /* A bytes object of n native int32 slots, filled by fill() with the GIL released. */
@@ -486,7 +301,7 @@ static PyObject *int32_out(int64_t n, PyObject **out, int32_t **p) {
     return *out;
 }
 
-static PyObject *CelRouter_route_arrow(CelRouterObject *self, PyObject *args) {
+static PyObject *CelRouter_route_arrow(HandleObject *self, PyObject *args) {
     PyObject *batch;
     const char *key_col;
     if (!PyArg_ParseTuple(args, "Os:route_arrow", &batch, &key_col)) return NULL;
@@ -498,7 +313,7 @@ static PyObject *CelRouter_route_arrow(CelRouterObject *self, PyObject *args) {
         arrow_batch_release(&ab);
         return NULL;
     }
-    if (celr_enter(self) < 0) {
+    if (handle_enter(self) < 0) {
         Py_DECREF(out);
         arrow_batch_release(&ab);
         return NULL;
@@ -506,10 +321,10 @@ static PyObject *CelRouter_route_arrow(CelRouterObject *self, PyObject *args) {
     shardy_status st;
     char msg[4096] = "";
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_arrow_route_cel(self->r, ab.array, ab.schema, key_col, ids);
+    st = shardy_arrow_route_cel(self->handle, ab.array, ab.schema, key_col, ids);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
-    celr_leave(self);
+    handle_leave(self);
     arrow_batch_release(&ab);
     if (st) {
         Py_DECREF(out);
@@ -518,55 +333,33 @@ static PyObject *CelRouter_route_arrow(CelRouterObject *self, PyObject *args) {
     return out;
 }
 
-static PyObject *CelRouter_route(CelRouterObject *self, PyObject *args) {
+static PyObject *CelRouter_route(HandleObject *self, PyObject *args) {
     PyObject *ctx;
     if (!PyArg_ParseTuple(args, "O:route", &ctx)) return NULL;
     shardy_cel_arg *a = NULL;
     size_t na = 0;
     if (ctx_to_cel_args(ctx, &a, &na) < 0) return NULL;
-    if (celr_enter(self) < 0) {
+    if (handle_enter(self) < 0) {
         PyMem_Free(a);
         return NULL;
     }
     uint32_t db = 0;
-    shardy_status st = shardy_cel_router_route(self->r, a, na, &db);
-    celr_leave(self);
+    shardy_status st = shardy_cel_router_route(self->handle, a, na, &db);
+    handle_leave(self);
     PyMem_Free(a);
     if (st) return raise_status(st);
     return PyLong_FromUnsignedLong(db);
-}
-
-static PyObject *CelRouter_close(CelRouterObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (self->busy) self->close_pending = 1;
-    else shardy_cel_router_close(&self->r);
-    Py_RETURN_NONE;
-}
-
-static PyObject *CelRouter_exit(CelRouterObject *self, PyObject *Py_UNUSED(args)) {
-    PyObject *r = CelRouter_close(self, NULL);
-    if (!r) return NULL;
-    Py_DECREF(r);
-    Py_RETURN_FALSE;
 }
 
 static PyMethodDef CelRouter_methods[] = {
     {"route_arrow", (PyCFunction)CelRouter_route_arrow, METH_VARARGS,
      "route_arrow(batch, key_col) -> bytes of native int32 db ids, one per row"},
     {"route", (PyCFunction)CelRouter_route, METH_VARARGS, "route(ctx: dict) -> db_id"},
-    {"close", (PyCFunction)CelRouter_close, METH_NOARGS, "close()"},
-    {"__enter__", (PyCFunction)ret_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)CelRouter_exit, METH_VARARGS, NULL},
-    {NULL, NULL, 0, NULL}};
+    HANDLE_METHODS("close()")};
 
 static PyTypeObject CelRouterType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "shardyfusion._native.CelRouter",
-    .tp_basicsize = sizeof(CelRouterObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "CelRouter(opts) — compiled CEL routing for Arrow batches (thread-safe)",
-    .tp_new = PyType_GenericNew,
-    .tp_init = (initproc)CelRouter_init,
-    .tp_dealloc = (destructor)CelRouter_dealloc,
-    .tp_methods = CelRouter_methods,
+    HANDLE_TYPE("CelRouter", "CelRouter(opts) — compiled CEL routing for Arrow batches (thread-safe)", CelRouter_init,
+                CelRouter_methods),
 };
 
 /* ---- route_hash_arrow --------------------------------------------------------------------------- */
