@@ -8,7 +8,8 @@
 #       (local mode and a standalone master + two workers on loopback; tests/python/spark)
 #   3. the same tests built with AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. ThreadSanitizer build of the threaded tests (reader stress + refresh, builder, store)
-#   5. the C test binaries under valgrind (memcheck, leaks are errors)
+#   5. the C test binaries under valgrind (memcheck, leaks are errors; --fair-sched=yes: without it the
+#      reader stress test's 8 lookup threads can starve the publishing thread for half an hour)
 #   6. short libFuzzer runs of every parser of outside input (SHARDY_FUZZ_SECONDS, default 20)
 # Environment: SHARDY_SKIP_VALGRIND=1 / SHARDY_SKIP_FUZZ=1 skip stages (for quick local runs only).
 set -euo pipefail
@@ -53,7 +54,7 @@ if [ "${SHARDY_SKIP_VALGRIND:-0}" != 1 ]; then
   for t in build/tests/c/test_*; do
     [ -x "$t" ] || continue
     echo "valgrind $t"
-    SHARDY_UNDER_VALGRIND=1 valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
+    SHARDY_UNDER_VALGRIND=1 valgrind -q --fair-sched=yes --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible \
       --track-fds=no "$t" >/dev/null
   done
 fi
