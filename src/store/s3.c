@@ -873,36 +873,17 @@ static shardy_status mp_abort(s3_store *s, const char *url, const s3_loc *loc, c
  * retry at least this many times, whatever max_attempts says. */
 #define CLEANUP_MIN_ATTEMPTS 10
 
+static shardy_status mp_scan(s3_store *s, const char *prefix_url, const s3_loc *loc, const char *exact_key,
+                             const char *keep_id, int abort, size_t *count);
+
 /* A CreateMultipartUpload that needed retries may have created uploads whose answers were lost.
  * They cannot be told apart from other uploads of the same key by anything S3 reports reliably
  * (moto, for one, reports a fixed Initiated time), so every other in-progress upload of exactly
  * this key is aborted. Best effort: failures are ignored. Keys we write are unique per attempt; a
  * concurrent writer of the very same key would see its upload fail, never a corrupt object. */
 static void mp_sweep_orphans(s3_store *s, const char *url, const s3_loc *loc, const char *ours) {
-    sy_buf q = SY_BUF_INIT, body = SY_BUF_INIT;
-    xmlDocPtr doc = NULL;
-    s3_req r;
-    if (qs_add(&q, "prefix", loc->key) || qs_add(&q, "uploads", NULL)) goto done;
-    req_init(&r, "list multipart uploads", url, "GET", loc);
-    r.min_attempts = CLEANUP_MIN_ATTEMPTS;
-    r.key = "";
-    r.query = q.data;
-    r.sink = SINK_BUF;
-    r.buf = &body;
-    if (s3_perform(s, &r) != SHARDY_OK) goto done;
-    doc = xml_parse(&body);
-    xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
-    for (xmlNodePtr c = root ? root->children : NULL; c; c = c->next) {
-        char key[1100], id[512];
-        if (!xml_is(c, "Upload")) continue;
-        xml_text(c, "Key", key, sizeof key);
-        xml_text(c, "UploadId", id, sizeof id);
-        if (!strcmp(key, loc->key) && strcmp(id, ours) != 0) (void)mp_abort(s, url, loc, id);
-    }
-done:
-    if (doc) xmlFreeDoc(doc);
-    sy_buf_free(&q);
-    sy_buf_free(&body);
+    size_t n = 0;
+    (void)mp_scan(s, url, loc, loc->key, ours, 1, &n);
 }
 
 static shardy_status mp_create(s3_store *s, const char *op, const char *url, const s3_loc *loc,
@@ -1506,21 +1487,19 @@ shardy_status sy_s3_bucket_create(sy_store *st_, const char *bucket) {
     return st;
 }
 
-/* Lists the in-progress multipart uploads under prefix_url (every page) and counts them; with abort
- * set, aborts each one too (cleanup retries; an upload already gone counts as aborted). */
-static shardy_status mp_uploads(sy_store *st_, const char *prefix_url, int abort, size_t *count) {
+/* Lists the in-progress multipart uploads under loc's key (every page) and counts those whose key is
+ * exact_key (NULL: any) and whose id is not keep_id (NULL: none); with abort set, aborts each of them
+ * too (cleanup retries; an upload already gone counts as aborted). */
+static shardy_status mp_scan(s3_store *s, const char *prefix_url, const s3_loc *ploc, const char *exact_key,
+                             const char *keep_id, int abort, size_t *count) {
     shardy_status st = SHARDY_OK, ast = SHARDY_OK;
     char afirst[SY_ERRMSG_MAX] = "";
     sy_buf q = SY_BUF_INIT, body = SY_BUF_INIT;
     char *key_marker = NULL, *id_marker = NULL;
     xmlDocPtr doc = NULL;
-    s3_loc loc;
+    const s3_loc loc = *ploc;
     int oom = 0;
-    if (!st_ || !prefix_url || !count || st_->scheme != SY_SCHEME_S3 || strncmp(prefix_url, "s3://", 5))
-        return sy_err(SHARDY_EINVAL, "list multipart uploads: bad arguments");
-    s3_store *s = S3(st_);
     *count = 0;
-    SY_TRY(parse_url("list multipart uploads", prefix_url, &loc));
     for (;;) {
         sy_buf_reset(&q);
         if ((key_marker && qs_add(&q, "key-marker", key_marker)) || qs_add(&q, "prefix", loc.key) ||
@@ -1544,11 +1523,12 @@ static shardy_status mp_uploads(sy_store *st_, const char *prefix_url, int abort
         }
         for (xmlNodePtr c = root->children; c; c = c->next) {
             if (!xml_is(c, "Upload")) continue;
-            (*count)++;
-            if (!abort) continue;
             char key[1100], id[512];
             xml_text(c, "Key", key, sizeof key);
             xml_text(c, "UploadId", id, sizeof id);
+            if ((exact_key && strcmp(key, exact_key) != 0) || (keep_id && !strcmp(id, keep_id))) continue;
+            (*count)++;
+            if (!abort) continue;
             s3_loc one = loc;
             one.key = key;
             char *url = sy_asprintf("s3://%s/%s", loc.bucket, key);
@@ -1581,6 +1561,16 @@ done:
     sy_buf_free(&q);
     sy_buf_free(&body);
     return st;
+}
+
+/* Every in-progress upload whose key starts with prefix_url's key: counted, or aborted too. */
+static shardy_status mp_uploads(sy_store *st_, const char *prefix_url, int abort, size_t *count) {
+    s3_loc loc;
+    if (!st_ || !prefix_url || !count || st_->scheme != SY_SCHEME_S3 || strncmp(prefix_url, "s3://", 5))
+        return sy_err(SHARDY_EINVAL, "list multipart uploads: bad arguments");
+    *count = 0;
+    shardy_status st = parse_url("list multipart uploads", prefix_url, &loc);
+    return st ? st : mp_scan(S3(st_), prefix_url, &loc, NULL, NULL, abort, count);
 }
 
 shardy_status sy_s3_multipart_count(sy_store *s, const char *prefix_url, size_t *count) {
