@@ -692,7 +692,10 @@ static int Builder_init(HandleObject *self, PyObject *args, PyObject *kw) {
     return handle_init_build(self, &builder_kind, args, kw);
 }
 
-static PyObject *Builder_add(HandleObject *self, PyObject *args) {
+/* add(key, value) of Builder and AttemptWriter: convert the pair, call the handle's add. */
+typedef shardy_status (*add_row_fn)(void *handle, const shardy_key *key, const void *value, size_t len);
+
+static PyObject *handle_add(HandleObject *self, PyObject *args, add_row_fn add) {
     PyObject *ko, *vo, *keeper = NULL;
     if (!PyArg_ParseTuple(args, "OO:add", &ko, &vo)) return NULL;
     if (handle_check(self) < 0) return NULL;
@@ -703,12 +706,18 @@ static PyObject *Builder_add(HandleObject *self, PyObject *args) {
         Py_XDECREF(keeper);
         return NULL;
     }
-    shardy_status st = shardy_builder_add(self->handle, &key, vb.buf, (size_t)vb.len);
+    shardy_status st = add(self->handle, &key, vb.buf, (size_t)vb.len);
     PyBuffer_Release(&vb);
     Py_XDECREF(keeper);
     if (st) return raise_status(st);
     Py_RETURN_NONE;
 }
+
+static shardy_status builder_add_row(void *h, const shardy_key *key, const void *value, size_t len) {
+    return shardy_builder_add(h, key, value, len);
+}
+
+static PyObject *Builder_add(HandleObject *self, PyObject *args) { return handle_add(self, args, builder_add_row); }
 
 /* add_many(keys, values): the per-row loop in C (one Python call per batch). */
 static PyObject *Builder_add_many(HandleObject *self, PyObject *args) {

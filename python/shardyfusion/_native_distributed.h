@@ -96,23 +96,11 @@ static int Attempt_init(HandleObject *self, PyObject *args, PyObject *kw) {
     return handle_open_build(self, &attempt_kind, d, &info);
 }
 
-static PyObject *Attempt_add(HandleObject *self, PyObject *args) {
-    PyObject *ko, *vo, *keeper = NULL;
-    if (!PyArg_ParseTuple(args, "OO:add", &ko, &vo)) return NULL;
-    if (handle_check(self) < 0) return NULL;
-    shardy_key key;
-    Py_buffer vb;
-    if (py_to_key(ko, &key, &keeper, 0) < 0) return NULL;
-    if (get_value(vo, &vb) < 0) {
-        Py_XDECREF(keeper);
-        return NULL;
-    }
-    shardy_status st = shardy_attempt_add(self->handle, &key, vb.buf, (size_t)vb.len);
-    PyBuffer_Release(&vb);
-    Py_XDECREF(keeper);
-    if (st) return raise_status(st);
-    Py_RETURN_NONE;
+static shardy_status attempt_add_row(void *h, const shardy_key *key, const void *value, size_t len) {
+    return shardy_attempt_add(h, key, value, len);
 }
+
+static PyObject *Attempt_add(HandleObject *self, PyObject *args) { return handle_add(self, args, attempt_add_row); }
 
 static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"batch", "key_col", "kind", "cols", "skip_col", NULL};

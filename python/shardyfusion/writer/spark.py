@@ -42,14 +42,12 @@ import shutil
 import tempfile
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from .. import _native
 from .._engine import build_result, native_opts, raise_native
 from ..errors import (
     ConfigValidationError,
-    PublishCurrentError,
-    PublishManifestError,
     ShardAssignmentError,
     ShardCoverageError,
     ShardWriteError,
@@ -285,7 +283,7 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
         _verify_routing(routed, strategy, route_opts, input.key_col, sid, num_dbs)
 
     retry = getattr(getattr(config, "retry", None), "shard_retry", None)
-    write = _write_fn(route_opts, input.key_col, sid, part_col, value_kind, value_cols, value_fn, retry,
+    write = _write_fn(route_opts, input.key_col, sid, value_kind, value_cols, value_fn, retry,
                       [f.name for f in user_fields])
     group = "shardyfusion-" + uuid.uuid4().hex
     sc = spark.sparkContext
@@ -388,9 +386,8 @@ def _verify_routing(routed, strategy, route_opts, key_col, sid, num_dbs):
             if router is None:
                 want = _native.route_hash(key, num_dbs)
             else:
+                # `key` binds to key_col when no column is named `key` (DESIGN §3)
                 ctx = {v: (row[v] if v in row.__fields__ else key) for v in cel_vars}
-                if "key" in cel_vars and "key" not in routed.columns:
-                    ctx["key"] = key
                 want = router.route(ctx)
             got = row[sid]
             if got != want:
@@ -530,7 +527,7 @@ def _route_fn(strategy, route_opts, key_col, num_dbs, sid, part_col, pvals):
     return route
 
 
-def _write_fn(route_opts, key_col, sid, part_col, value_kind, value_cols, value_fn, retry, user_cols):
+def _write_fn(route_opts, key_col, sid, value_kind, value_cols, value_fn, retry, user_cols):
     max_retries = int(getattr(retry, "max_retries", 0) or 0) if retry is not None else 0
     backoff0 = retry.initial_backoff.total_seconds() if retry is not None else 0.0
     mult = float(getattr(retry, "backoff_multiplier", 2.0)) if retry is not None else 1.0
@@ -554,7 +551,7 @@ def _write_fn(route_opts, key_col, sid, part_col, value_kind, value_cols, value_
                 source = batches if i == 0 else spool.replay()
                 try:
                     result = _write_attempt(source, spool if i == 0 else None, route_opts, db_id, attempt, info,
-                                            key_col, sid, part_col, value_kind, value_cols, value_fn, user_cols)
+                                            key_col, sid, value_kind, value_cols, value_fn, user_cols)
                     _injected_failure(tc, db_id, attempt)
                     break
                 except Exception as exc:  # noqa: BLE001 - classified, then retried or reported
@@ -573,7 +570,7 @@ def _write_fn(route_opts, key_col, sid, part_col, value_kind, value_cols, value_
     return write
 
 
-def _write_attempt(batches, spool, route_opts, db_id, attempt, info, key_col, sid, part_col,
+def _write_attempt(batches, spool, route_opts, db_id, attempt, info, key_col, sid,
                    value_kind, value_cols, value_fn, user_cols):
     import pyarrow.compute as pc
 
