@@ -511,6 +511,48 @@ SHARDY_API shardy_status shardy_attempt_finish(shardy_attempt_writer *w, char **
  * uploaded. */
 SHARDY_API void shardy_attempt_close(shardy_attempt_writer **w);
 
+/* Two-stage builds (an exchange): for engines whose input partitions do not line up with shards
+ * (Spark without a shuffle). Stage 1: one exchange writer per input partition attempt takes the
+ * partition's rows with their shard ids, keeps the LAST row of each key, and at finish writes ONE
+ * object, <prefix>/<shard_prefix>/run_id=<run_id>/_exchange/part=PPPPP/attempt=N/rows.run, in
+ * which each shard's rows are one contiguous section sorted by encoded key (run format:
+ * repeated [u32 klen LE][u32 vlen LE][key][value]). Stage 2: one attempt writer per shard adds the
+ * shard's section of every partition with shardy_attempt_add_section (in partition order: for a key
+ * found in several partitions the section added last wins) and finishes as usual. The exchange
+ * objects lie under the run, so the publish sweep (or a failed run's cleanup) removes them.
+ * o->num_dbs > 0 bounds the shard ids (0 = CEL direct mode: ids < 1,000,000). A file:// prefix
+ * is written in place (no copy, no fsync: the objects are scratch). */
+typedef struct shardy_exchange_writer shardy_exchange_writer;
+
+typedef struct shardy_exchange_info {
+    uint32_t partition;  /* input partition (PPPPP in the path) */
+    uint32_t attempt;    /* engine attempt of that partition; distinct concurrent attempts must differ */
+} shardy_exchange_info;
+
+/* Opens an exchange writer; o->prefix and o->run_id are required. */
+SHARDY_API shardy_status shardy_exchange_open(const shardy_build_opts *o, const shardy_exchange_info *info,
+                                              shardy_exchange_writer **out);
+/* Adds one row of shard db_id (copied). Key rules as for shardy_attempt_add; a db_id out of range
+ * → SHARDY_EROUTE. */
+SHARDY_API shardy_status shardy_exchange_add(shardy_exchange_writer *w, uint32_t db_id, const shardy_key *key,
+                                             const void *value, size_t value_len);
+/* Writes and uploads the exchange object and returns (free with shardy_free):
+ *   {"partition":P,"attempt":A,"url":"<object url>"|null,"rows":N,"bytes":N,
+ *    "sections":[{"db_id":D,"offset":O,"length":L,"rows":R},...]}   (ascending db_id, shards
+ * with rows only; rows count every row added, duplicates included). No rows → url null, no
+ * sections, nothing uploaded. On failure the partial object is removed. */
+SHARDY_API shardy_status shardy_exchange_finish(shardy_exchange_writer *w, char **result_json);
+/* Releases the writer (accepts NULL; sets *w NULL); unfinished → nothing uploaded. */
+SHARDY_API void shardy_exchange_close(shardy_exchange_writer **w);
+
+/* Adds bytes [offset, offset + length) of the exchange object url (a section of this writer's
+ * shard, from an exchange result of the same run) as rows of this attempt; rows = the section's
+ * row count. Sections are read at finish (a file:// object in place, others fetched to the local
+ * staging directory first). Call before any shardy_attempt_add. A url outside this run's
+ * _exchange/ → SHARDY_EINVAL; a section that does not parse at finish → SHARDY_EFORMAT. */
+SHARDY_API shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *url, uint64_t offset,
+                                                    uint64_t length, uint64_t rows);
+
 /* Opens a run on the driver: validates o (same rules as shardy_builder_open; run_id NULL → a fresh
  * uuid4 hex, readable with shardy_run_id), writes the run record (status running, writer_type
  * o->writer_type) and starts its heartbeat. HASH: o->num_dbs > 0. CEL: o->cel_expr etc. as for the
@@ -629,6 +671,13 @@ typedef struct shardy_value_spec {
 SHARDY_API shardy_status shardy_attempt_add_arrow(shardy_attempt_writer *w, const struct ArrowArray *batch,
                                                   const struct ArrowSchema *schema, const char *key_col,
                                                   const shardy_value_spec *spec);
+
+/* Adds every row of a batch to an exchange writer; db_ids[i] (batch length entries) is row i's
+ * shard (from shardy_arrow_route_hash / shardy_arrow_route_cel). Keys and values as for
+ * shardy_attempt_add_arrow; an id out of range → SHARDY_EROUTE naming the row. */
+SHARDY_API shardy_status shardy_exchange_add_arrow(shardy_exchange_writer *w, const struct ArrowArray *batch,
+                                                   const struct ArrowSchema *schema, const char *key_col,
+                                                   const shardy_value_spec *spec, const int32_t *db_ids);
 
 #ifdef __cplusplus
 }

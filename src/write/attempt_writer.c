@@ -28,6 +28,7 @@
 #include "core/localfs.h"
 #include "write/attempt.h"
 #include "write/driver.h"
+#include "write/exchange.h"
 #include "write/options.h"
 #include "write/rowbuf.h"
 #include "write/shardwrite.h"
@@ -44,6 +45,8 @@ struct shardy_attempt_writer {
     sy_rowbuf buf;
     uint64_t seq;
     unsigned spills;
+    unsigned sections;
+    char *exchange;   /* this run's exchange prefix (sections must lie under it) */
     atomic_int uploaded;
 };
 
@@ -104,6 +107,26 @@ shardy_status shardy_attempt_add(shardy_attempt_writer *w, const shardy_key *key
     return SHARDY_OK;
 }
 
+shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *url, uint64_t offset,
+                                         uint64_t length, uint64_t rows) {
+    shardy_status st = check_writer(w, "shardy_attempt_add_section");
+    if (st) return st;
+    if (!url) return sy_err(SHARDY_EINVAL, "shardy_attempt_add_section: NULL url");
+    if (w->seq || w->buf.n)
+        return sy_err(SHARDY_EINVAL, "shardy_attempt_add_section: sections must be added before any row");
+    if (!w->exchange && !(w->exchange = sy_exchange_prefix(&w->d)))
+        return sy_err(SHARDY_ENOMEM, "out of memory adding a section");
+    if (strncmp(url, w->exchange, strlen(w->exchange)) != 0 || strstr(url, "/../"))
+        return sy_err(SHARDY_EINVAL, "section url %s is not under this run's exchange %s", url, w->exchange);
+    if (offset > UINT64_MAX - length)
+        return sy_err(SHARDY_EINVAL, "section [%llu, +%llu) of %s overflows", (unsigned long long)offset,
+                      (unsigned long long)length, url);
+    st = sy_exchange_add_section(w->d.store, &w->buf, url, offset, length, rows, w->staging, w->sections);
+    if (st) return sy_err_wrap(st, "shard db_id=%u: adding section of %s", w->info.db_id, url);
+    w->sections++;
+    return SHARDY_OK;
+}
+
 /* Removes what a failed finish uploaded: its own attempt directory only. */
 static void discard_attempt(shardy_attempt_writer *w, const char *db_url) {
     if (!db_url || !atomic_load(&w->uploaded)) return;
@@ -158,6 +181,7 @@ void shardy_attempt_close(shardy_attempt_writer **pw) {
     if (w->staging) (void)sy_rmtree(w->staging);
     sy_driver_close(&w->d);
     sy_free(w->staging);
+    sy_free(w->exchange);
     w->magic = 0;
     sy_free(w);
     *pw = NULL;

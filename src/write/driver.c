@@ -263,6 +263,12 @@ void sy_driver_discard(sy_driver *d, int delete_objects) {
         sy_store_delete_prefix(d->store, with_slash, NULL) != SHARDY_OK) {
         /* best effort; `cleanup` handles leftovers */
     }
+    /* A two-stage build's exchange is scratch whatever happened to the manifest. */
+    char *xdir = with_slash ? sy_asprintf("%s_exchange/", with_slash) : NULL;
+    if (xdir && delete_objects && d->published_manifest && sy_store_delete_prefix(d->store, xdir, NULL) != SHARDY_OK) {
+        /* best effort, as above */
+    }
+    sy_free(xdir);
     /* s3 multipart uploads whose abort failed, or created by a request whose answer was lost */
     if (with_slash && sy_store_abort_uploads(d->store, with_slash, NULL) != SHARDY_OK) {
         /* best effort, as above */

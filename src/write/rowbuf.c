@@ -53,8 +53,8 @@ static void free_memory(sy_rowbuf *b) {
 void sy_rowbuf_free(sy_rowbuf *b) {
     free_memory(b);
     for (size_t i = 0; i < b->nruns; i++) {
-        unlink(b->runs[i]);
-        sy_free(b->runs[i]);
+        if (b->runs[i].owned) unlink(b->runs[i].path);
+        sy_free(b->runs[i].path);
     }
     sy_free(b->runs);
     b->runs = NULL;
@@ -134,9 +134,9 @@ static int superseded(const sy_rowbuf *b, size_t i) {
 shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) {
     shardy_status st = SHARDY_OK;
     char *copy = NULL;
-    char **runs = NULL;
+    sy_rowrun *runs = NULL;
     FILE *f = NULL;
-    uint64_t dropped = 0;
+    uint64_t dropped = 0, bytes = 0;
     if (b->n == 0) return SHARDY_OK;
     sy_rowbuf_sort(b);
     copy = sy_strdup(path);
@@ -163,6 +163,7 @@ shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) {
             st = sy_err_errno(errno ? errno : EIO, "cannot write spill run", path);
             goto done;
         }
+        bytes += len;
     }
     if (fclose(f) != 0) {
         f = NULL;
@@ -170,7 +171,7 @@ shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) {
         goto done;
     }
     f = NULL;
-    b->runs[b->nruns++] = copy;
+    b->runs[b->nruns++] = (sy_rowrun){copy, 0, bytes, 1};
     copy = NULL;
     b->spill_dups += dropped;
     free_memory(b);
@@ -181,11 +182,27 @@ done:
     return st;
 }
 
+shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, uint64_t len, uint64_t rows,
+                                int owned) {
+    if (b->n) return sy_err(SHARDY_EINVAL, "sy_rowbuf_add_run: the buffer still holds rows added before");
+    char *copy = sy_strdup(path);
+    sy_rowrun *runs = sy_realloc(b->runs, (b->nruns + 1) * sizeof *runs);
+    if (runs) b->runs = runs;
+    if (!copy || !runs) {
+        sy_free(copy);
+        return sy_err(SHARDY_ENOMEM, "out of memory recording run %s", path);
+    }
+    b->runs[b->nruns++] = (sy_rowrun){copy, off, len, owned};
+    b->rows_total += rows;
+    return SHARDY_OK;
+}
+
 /* ---- merge ------------------------------------------------------------------------------------ */
 
 typedef struct src {
     FILE *f;              /* run file, or NULL for the memory source */
     const char *path;
+    uint64_t left;        /* bytes of the run not read yet */
     unsigned char *buf;   /* current record of a run (key then value) */
     size_t bufcap;
     const unsigned char *k, *v;
@@ -223,14 +240,14 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
         return 0;
     }
     unsigned char hdr[8];
-    size_t got = fread(hdr, 1, 8, s->f);
-    if (got == 0 && feof(s->f)) {
+    if (s->left == 0) {
         s->live = 0;
         return 0;
     }
-    if (got != 8) goto corrupt;
+    if (s->left < 8 || fread(hdr, 1, 8, s->f) != 8) goto corrupt;
     size_t kl = rd32(hdr), vl = rd32(hdr + 4);
-    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES) goto corrupt;
+    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > s->left - 8) goto corrupt;
+    s->left -= 8 + kl + vl;
     if (kl + vl > s->bufcap) {
         size_t cap = kl + vl + 64;
         unsigned char *nb = sy_realloc(s->buf, cap);
@@ -249,7 +266,7 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
     s->live = 1;
     return 0;
 corrupt:
-    *st = sy_err(ferror(s->f) ? SHARDY_EIO : SHARDY_EFORMAT, "spill run %s is truncated or unreadable", s->path);
+    *st = sy_err(ferror(s->f) ? SHARDY_EIO : SHARDY_EFORMAT, "run %s is truncated or unreadable", s->path);
     return -1;
 }
 
@@ -267,10 +284,15 @@ shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) {
     sy_rowbuf_sort(b);
     for (size_t i = 0; i < b->nruns; i++) {
         src *s = &m->srcs[m->nsrcs++];
-        s->path = b->runs[i];
+        s->path = b->runs[i].path;
+        s->left = b->runs[i].len;
         s->f = fopen(s->path, "rb");
         if (!s->f) {
             st = sy_err_errno(errno, "cannot open spill run", s->path);
+            goto done;
+        }
+        if (b->runs[i].off && fseeko(s->f, (off_t)b->runs[i].off, SEEK_SET) != 0) {
+            st = sy_err_errno(errno, "cannot seek in run", s->path);
             goto done;
         }
         setvbuf(s->f, NULL, _IOFBF, 1 << 18);

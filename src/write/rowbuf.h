@@ -14,8 +14,9 @@
  * Invariants
  *   - Sequence numbers increase with every add across the whole builder, so "last added wins" is
  *     well defined across runs and memory.
- *   - Run files contain strictly increasing keys. Format (local scratch, never uploaded):
- *     repeated [u32 klen LE][u32 vlen LE][key][value].
+ *   - Run files contain strictly increasing keys. Format: repeated [u32 klen LE][u32 vlen LE][key]
+ *     [value]. Spill runs are local scratch; the same format is the exchange object's section
+ *     format (write/exchange.c), where a run is a byte range of a bigger file.
  *   - Adding a row allocates only when a chunk or the index grows (amortised O(1), no per-row
  *     malloc).
  *
@@ -43,12 +44,19 @@ typedef struct sy_rowent {
 
 typedef struct sy_rowchunk sy_rowchunk;
 
+/* A run: bytes [off, off + len) of a file in run format, keys strictly increasing. */
+typedef struct sy_rowrun {
+    char *path;
+    uint64_t off, len;
+    int owned;            /* deleted by sy_rowbuf_free */
+} sy_rowrun;
+
 typedef struct sy_rowbuf {
     sy_rowchunk *chunks;  /* newest first */
     sy_rowent *ents;
     size_t n, cap;
     uint64_t mem_bytes;   /* bytes of rows held (records + index entries; chunk slack not counted) */
-    char **runs;          /* spill file paths, oldest first */
+    sy_rowrun *runs;      /* spill runs and added sections, oldest first */
     size_t nruns;
     uint64_t rows_total;  /* rows ever added (duplicates counted) */
     uint64_t spill_dups;  /* superseded rows dropped while spilling */
@@ -64,6 +72,13 @@ shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const vo
 void sy_rowbuf_sort(sy_rowbuf *b);
 /* Sorts and writes the in-memory rows to a new run file at path (copied), then frees the memory. */
 shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) SY_NODISCARD;
+
+/* Appends an existing run as the newest one: bytes [off, off + len) of path, in run format with
+ * strictly increasing keys (a section of an exchange object, write/exchange.c). rows = the rows it
+ * stands for (added to rows_total, duplicates included). owned → the file is deleted by
+ * sy_rowbuf_free. Only between spills: the in-memory rows must be empty (they are newer). */
+shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, uint64_t len, uint64_t rows,
+                                int owned) SY_NODISCARD;
 
 /* Key-ordered merge over a shard's runs and its (sorted) in-memory rows. */
 typedef struct sy_rowmerge sy_rowmerge;

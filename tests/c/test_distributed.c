@@ -567,6 +567,175 @@ static void test_store_failures(void) {
 
 /* ---- s3:// on moto ---------------------------------------------------------------------------- */
 
+
+/* ---- two-stage builds: exchange writers, then attempts built from their sections --------------- */
+
+/* Writes partition `part` (attempt `attempt`) of an exchange: keys [lo, hi) with "<tag>-<key>",
+ * routed by HASH over num_dbs; dup_key (>= 0) is first added with "old-" then again. */
+static char *write_exchange(const shardy_build_opts *o, uint32_t part, uint32_t attempt, int64_t lo, int64_t hi,
+                            int64_t dup_key, const char *tag) {
+    shardy_exchange_info info = {part, attempt};
+    shardy_exchange_writer *w = NULL;
+    char *json = NULL;
+    if (shardy_exchange_open(o, &info, &w) != SHARDY_OK) {
+        fprintf(stderr, "exchange open: %s\n", shardy_errmsg());
+        return NULL;
+    }
+    for (int64_t k = lo; k < hi; k++) {
+        char v[64];
+        shardy_key key = shardy_key_int(k);
+        int n;
+        if (k == dup_key) {
+            n = snprintf(v, sizeof v, "old-%lld", (long long)k);
+            if (shardy_exchange_add(w, route(k, o->num_dbs), &key, v, (size_t)n) != SHARDY_OK) abort();
+        }
+        n = snprintf(v, sizeof v, "%s-%lld", tag, (long long)k);
+        if (shardy_exchange_add(w, route(k, o->num_dbs), &key, v, (size_t)n) != SHARDY_OK) abort();
+    }
+    if (shardy_exchange_finish(w, &json) != SHARDY_OK) fprintf(stderr, "exchange finish: %s\n", shardy_errmsg());
+    shardy_exchange_close(&w);
+    return json;
+}
+
+/* Adds db's section of every exchange result (in the given order) to w; returns sections added. */
+static int add_sections(shardy_attempt_writer *w, char **xs, size_t n, uint32_t db) {
+    int added = 0;
+    for (size_t i = 0; i < n; i++) {
+        json_object *o = parse(xs[i]), *secs, *url;
+        if (!o || !json_object_object_get_ex(o, "sections", &secs) || !json_object_object_get_ex(o, "url", &url)) abort();
+        for (size_t j = 0; j < json_object_array_length(secs); j++) {
+            json_object *s = json_object_array_get_idx(secs, j), *f;
+            json_object_object_get_ex(s, "db_id", &f);
+            if ((uint32_t)json_object_get_int64(f) != db) continue;
+            uint64_t off, len, rows;
+            json_object_object_get_ex(s, "offset", &f);
+            off = (uint64_t)json_object_get_int64(f);
+            json_object_object_get_ex(s, "length", &f);
+            len = (uint64_t)json_object_get_int64(f);
+            json_object_object_get_ex(s, "rows", &f);
+            rows = (uint64_t)json_object_get_int64(f);
+            if (shardy_attempt_add_section(w, json_object_get_string(url), off, len, rows) != SHARDY_OK)
+                fprintf(stderr, "add_section: %s\n", shardy_errmsg());
+            else
+                added++;
+        }
+        json_object_put(o);
+    }
+    return added;
+}
+
+/* Objects under <run>/_exchange/ (store listing). */
+static size_t exchange_objects(sy_store *st, const char *root_url, const char *run_id) {
+    char lp[4400];
+    snprintf(lp, sizeof lp, "%s/shards/run_id=%s/_exchange/", root_url, run_id);
+    sy_list l = {0};
+    if (sy_store_list_all(st, lp, 0, &l) != SHARDY_OK) return (size_t)-1;
+    size_t n = l.n;
+    sy_list_free(&l);
+    return n;
+}
+
+static void exchange_roundtrip(const char *snap, const char *local, const char *root_url, sy_store *st) {
+    shardy_build_opts o = opts_for(snap, local, 4, "run-x");
+    shardy_run *run = NULL;
+    REQUIRE(shardy_run_open(&o, &run) == SHARDY_OK);
+    /* partition 0; partition 1 twice (attempt 0 is a loser that never reaches the driver); an empty
+     * partition 2 */
+    char *loser = write_exchange(&o, 1, 0, 500, 1500, -1, "lost");
+    char *xs[3] = {write_exchange(&o, 0, 0, 0, 1000, 5, "p0"), write_exchange(&o, 1, 1, 500, 1500, -1, "p1"),
+                   write_exchange(&o, 2, 0, 0, 0, -1, "none")};
+    REQUIRE(loser && xs[0] && xs[1] && xs[2]);
+    CHECK(strstr(xs[2], "\"url\":null") && strstr(xs[2], "\"sections\":[]"));
+    CHECK(strstr(xs[0], "\"rows\":1001"));
+    CHECK_EQ_INT(exchange_objects(st, root_url, "run-x"), 3);
+    char *attempts[4];
+    for (uint32_t d = 0; d < 4; d++) {
+        shardy_attempt_info info = {d, 0, 7, (int64_t)d};
+        shardy_attempt_writer *w = NULL;
+        REQUIRE(shardy_attempt_open(&o, &info, &w) == SHARDY_OK);
+        CHECK_EQ_INT(add_sections(w, xs, 3, d), 2);
+        CHECK_OK(shardy_attempt_finish(w, &attempts[d]));
+        shardy_attempt_close(&w);
+    }
+    char *all = join(attempts, 4), *res = NULL;
+    CHECK_OK(shardy_run_publish(run, all, &res));
+    CHECK(res && strstr(res, "\"rows_written\": 2001"));
+    shardy_free(res);
+    free(all);
+    shardy_run_close(&run);
+    CHECK_EQ_INT(exchange_objects(st, root_url, "run-x"), 0);
+    shardy_reader *r = open_reader(snap);
+    REQUIRE(r != NULL);
+    for (int64_t k = 0; k < 1500; k += 7) CHECK(value_is(r, k, k < 500 ? "p0" : "p1"));
+    CHECK(value_is(r, 5, "p0"));
+    CHECK(value_is(r, 1499, "p1"));
+    CHECK(value_is(r, 1500, NULL));
+    shardy_reader_close(&r);
+    shardy_free(loser);
+    for (int i = 0; i < 3; i++) shardy_free(xs[i]);
+}
+
+static void test_exchange(void) {
+    char snap[4200], local[4200], root[4300];
+    test_dirs("exchange", snap, local);
+    snprintf(root, sizeof root, "file://%s", snap);
+    sy_store *st = NULL;
+    REQUIRE(sy_store_open(root, &st) == SHARDY_OK);
+    exchange_roundtrip(snap, local, root, st);
+
+    /* Row errors leave the writer usable; ids are bounded by num_dbs (or 1e6 in direct mode). */
+    shardy_build_opts o = opts_for(snap, local, 4, "run-x-err");
+    shardy_exchange_info info = {0, 0};
+    shardy_exchange_writer *w = NULL;
+    shardy_key k = shardy_key_int(1);
+    REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
+    CHECK_ST(shardy_exchange_add(w, 4, &k, "v", 1), SHARDY_EROUTE);
+    CHECK(strstr(shardy_errmsg(), "shard id 4 is outside [0, 4)") != NULL);
+    shardy_key bad = shardy_key_str("not an int", 10);
+    CHECK_ST(shardy_exchange_add(w, 0, &bad, "v", 1), SHARDY_ETYPE);
+    CHECK_OK(shardy_exchange_add(w, 3, &k, "v", 1));
+    shardy_exchange_close(&w); /* unfinished: nothing written */
+    CHECK_EQ_INT(exchange_objects(st, root, "run-x-err"), 0);
+    o.num_dbs = 0;
+    REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
+    CHECK_OK(shardy_exchange_add(w, 999999, &k, "v", 1));
+    CHECK_ST(shardy_exchange_add(w, 1000000, &k, "v", 1), SHARDY_EROUTE);
+    char *json = NULL;
+    CHECK_OK(shardy_exchange_finish(w, &json));
+    CHECK(json && strstr(json, "{\"db_id\":999999,\"offset\":0,\"length\":17,\"rows\":1}"));
+    CHECK_ST(shardy_exchange_add(w, 0, &k, "v", 1), SHARDY_ECLOSED);
+    shardy_exchange_close(&w);
+
+    /* Sections: only this run's exchange; a section longer than its object fails at finish. */
+    o.num_dbs = 4;
+    shardy_attempt_info ai = {999999 % 4, 0, 1, 1};
+    shardy_attempt_writer *aw = NULL;
+    json_object *jo = parse(json), *url;
+    REQUIRE(jo && json_object_object_get_ex(jo, "url", &url));
+    REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
+    char other[4400];
+    snprintf(other, sizeof other, "%s/shards/run_id=run-x/_exchange/part=00000/attempt=0/rows.run", root);
+    CHECK_ST(shardy_attempt_add_section(aw, other, 0, 17, 1), SHARDY_EINVAL);
+    CHECK(strstr(shardy_errmsg(), "not under this run's exchange") != NULL);
+    CHECK_OK(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 20, 1));
+    char *res = NULL;
+    CHECK_ST(shardy_attempt_finish(aw, &res), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "truncated") != NULL);
+    shardy_attempt_close(&aw);
+    REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
+    CHECK_OK(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1));
+    shardy_key k2 = shardy_key_int(2);
+    CHECK_OK(shardy_attempt_add(aw, &k2, "w", 1));
+    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1), SHARDY_EINVAL);
+    CHECK_OK(shardy_attempt_finish(aw, &res));
+    CHECK(res && strstr(res, "\"row_count\":2"));
+    shardy_free(res);
+    shardy_attempt_close(&aw);
+    json_object_put(jo);
+    shardy_free(json);
+    sy_store_close(&st);
+}
+
 static void test_s3(void) {
     if (!s3_env_ready("S3", "test_distributed on s3://")) return;
     const char *tmp = test_tmpdir("dist-s3");
@@ -618,10 +787,15 @@ static void test_s3(void) {
     CHECK_OK(sy_store_list_all(st, lp, 0, &l));
     CHECK_EQ_INT(l.n, 0);
     sy_list_free(&l);
+
+    /* A two-stage build on s3: sections fetched with ranged GETs. */
+    char xsnap[256];
+    snprintf(xsnap, sizeof xsnap, "%s/exchange", snap);
+    exchange_roundtrip(xsnap, local, xsnap, st);
     g_s3o = NULL;
     g_ns3o = 0;
     sy_store_close(&st);
 }
 
 TEST_MAIN(test_winners_and_sweep, test_attempt_json, test_malformed, test_coverage_and_fail,
-          test_attempt_close_without_finish, test_cel_direct, test_store_failures, test_s3)
+          test_attempt_close_without_finish, test_cel_direct, test_store_failures, test_exchange, test_s3)
