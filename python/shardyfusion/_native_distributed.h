@@ -3,6 +3,7 @@
  * distributed-build API of shardy.h for engines (Spark, Dask, Ray, Python workers).
  *
  *   AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None)  shardy_attempt_*
+ *   ExchangeWriter(opts, partition, attempt)                                   shardy_exchange_*
  *   Run(opts)                                                                  shardy_run_*
  *   CelRouter(opts)                                                            shardy_cel_router_*
  *   route_hash_arrow(batch, key_col, num_dbs) -> bytes of native int32 db ids
@@ -102,13 +103,23 @@ static shardy_status attempt_add_row(void *h, const shardy_key *key, const void 
 
 static PyObject *Attempt_add(HandleObject *self, PyObject *args) { return handle_add(self, args, attempt_add_row); }
 
-static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"batch", "key_col", "kind", "cols", "skip_col", NULL};
-    PyObject *batch, *colso = Py_None, *skipo = Py_None;
+/* add_arrow of AttemptWriter (ids NULL) and ExchangeWriter (ids = native int32 shard ids). */
+typedef shardy_status (*arrow_add_fn)(void *h, const struct ArrowArray *a, const struct ArrowSchema *s,
+                                      const char *key_col, const shardy_value_spec *spec, const int32_t *ids);
+
+static PyObject *handle_add_arrow(HandleObject *self, PyObject *args, PyObject *kw, int want_ids, arrow_add_fn fn) {
+    static char *kwlist[] = {"batch", "key_col", "kind", "cols", "skip_col", "db_ids", NULL};
+    PyObject *batch, *colso = Py_None, *skipo = Py_None, *idso = Py_None;
     const char *key_col, *kind;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oss|OO:add_arrow", kwlist, &batch, &key_col, &kind, &colso, &skipo))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Oss|OOO:add_arrow", kwlist, &batch, &key_col, &kind, &colso, &skipo,
+                                     &idso))
         return NULL;
     if (handle_check(self) < 0) return NULL;
+    if (want_ids != (idso != Py_None)) {
+        PyErr_SetString(PyExc_TypeError, want_ids ? "add_arrow: db_ids (bytes of native int32) is required"
+                                                  : "add_arrow: db_ids is only for ExchangeWriter");
+        return NULL;
+    }
     shardy_value_spec spec;
     memset(&spec, 0, sizeof spec);
     if (!strcmp(kind, "binary_col")) spec.kind = SHARDY_VALUE_BINARY_COL;
@@ -121,6 +132,8 @@ static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject 
     if (holder_init(&h) < 0) return NULL;
     PyObject *ret = NULL;
     arrow_batch ab;
+    Py_buffer ids;
+    int have_ids = 0;
     memset(&ab, 0, sizeof ab);
     if (colso != Py_None) {
         const char **cols = NULL;
@@ -137,11 +150,20 @@ static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject 
         goto done;
     }
     if (arrow_batch_get(batch, &ab) < 0) goto done;
+    if (want_ids) {
+        if (PyObject_GetBuffer(idso, &ids, PyBUF_SIMPLE) < 0) goto done;
+        have_ids = 1;
+        if (ids.len != ab.array->length * (Py_ssize_t)sizeof(int32_t) || ((uintptr_t)ids.buf % sizeof(int32_t))) {
+            PyErr_Format(PyExc_ValueError, "db_ids must hold one aligned native int32 per row: %zd bytes for %lld rows",
+                         ids.len, (long long)ab.array->length);
+            goto done;
+        }
+    }
     shardy_status st;
     char msg[4096] = "";
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_attempt_add_arrow(self->handle, ab.array, ab.schema, key_col, &spec);
+    st = fn(self->handle, ab.array, ab.schema, key_col, &spec, have_ids ? (const int32_t *)ids.buf : NULL);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -152,9 +174,37 @@ static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject 
     ret = Py_None;
     Py_INCREF(ret);
 done:
+    if (have_ids) PyBuffer_Release(&ids);
     arrow_batch_release(&ab);
     holder_clear(&h);
     return ret;
+}
+
+static shardy_status attempt_add_arrow_fn(void *h, const struct ArrowArray *a, const struct ArrowSchema *s,
+                                          const char *key_col, const shardy_value_spec *spec, const int32_t *ids) {
+    (void)ids;
+    return shardy_attempt_add_arrow(h, a, s, key_col, spec);
+}
+
+static PyObject *Attempt_add_arrow(HandleObject *self, PyObject *args, PyObject *kw) {
+    return handle_add_arrow(self, args, kw, 0, attempt_add_arrow_fn);
+}
+
+static PyObject *Attempt_add_section(HandleObject *self, PyObject *args) {
+    const char *url;
+    unsigned long long off, len, rows;
+    if (!PyArg_ParseTuple(args, "sKKK:add_section", &url, &off, &len, &rows)) return NULL;
+    if (handle_check(self) < 0) return NULL;
+    shardy_status st;
+    char msg[4096] = "";
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_attempt_add_section(self->handle, url, off, len, rows);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st) return raise_status_msg(st, msg);
+    Py_RETURN_NONE;
 }
 
 static PyObject *Attempt_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
@@ -178,6 +228,8 @@ static PyMethodDef Attempt_methods[] = {
     {"add", (PyCFunction)Attempt_add, METH_VARARGS, "add(key, value: bytes)"},
     {"add_arrow", (PyCFunction)(void (*)(void))Attempt_add_arrow, METH_VARARGS | METH_KEYWORDS,
      "add_arrow(batch, key_col, kind ('binary_col'|'json_cols'), cols=None, skip_col=None)"},
+    {"add_section", (PyCFunction)Attempt_add_section, METH_VARARGS,
+     "add_section(url, offset, length, rows) — a section of an exchange object (before any row)"},
     {"finish", (PyCFunction)Attempt_finish, METH_NOARGS, "finish() -> dict (the attempt result)"},
     HANDLE_METHODS("close() — unfinished: nothing uploaded")};
 
@@ -185,6 +237,59 @@ static PyTypeObject AttemptType = {
     HANDLE_TYPE("AttemptWriter",
                 "AttemptWriter(opts, db_id, attempt, stage_id=None, task_attempt_id=None) — one shard attempt",
                 Attempt_init, Attempt_methods),
+};
+
+/* ---- ExchangeWriter --------------------------------------------------------------------------- */
+
+HANDLE_ADAPTERS(exchange, shardy_exchange_writer, shardy_exchange_open(opts, arg, &h), shardy_exchange_close)
+static const handle_kind exchange_kind = {exchange_open_any, exchange_close_any, 0};
+
+static int Exchange_init(HandleObject *self, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"opts", "partition", "attempt", NULL};
+    PyObject *d;
+    unsigned int part, attempt;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OII:ExchangeWriter", kwlist, &d, &part, &attempt)) return -1;
+    if (handle_fresh(self) < 0) return -1;
+    shardy_exchange_info info = {part, attempt};
+    return handle_open_build(self, &exchange_kind, d, &info);
+}
+
+static shardy_status exchange_add_arrow_fn(void *h, const struct ArrowArray *a, const struct ArrowSchema *s,
+                                           const char *key_col, const shardy_value_spec *spec, const int32_t *ids) {
+    return shardy_exchange_add_arrow(h, a, s, key_col, spec, ids);
+}
+
+static PyObject *Exchange_add_arrow(HandleObject *self, PyObject *args, PyObject *kw) {
+    return handle_add_arrow(self, args, kw, 1, exchange_add_arrow_fn);
+}
+
+static PyObject *Exchange_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    if (handle_check(self) < 0) return NULL;
+    char *json = NULL;
+    shardy_status st;
+    char msg[4096] = "";
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    st = shardy_exchange_finish(self->handle, &json);
+    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (st) return raise_status_msg(st, msg);
+    PyObject *out = parse_json(json);
+    shardy_free(json);
+    return out;
+}
+
+static PyMethodDef Exchange_methods[] = {
+    {"add_arrow", (PyCFunction)(void (*)(void))Exchange_add_arrow, METH_VARARGS | METH_KEYWORDS,
+     "add_arrow(batch, key_col, kind, cols=None, skip_col=None, db_ids=bytes of native int32)"},
+    {"finish", (PyCFunction)Exchange_finish, METH_NOARGS, "finish() -> dict (url, sections)"},
+    HANDLE_METHODS("close() — unfinished: nothing uploaded")};
+
+static PyTypeObject ExchangeType = {
+    HANDLE_TYPE("ExchangeWriter",
+                "ExchangeWriter(opts, partition, attempt) — stage 1 of a two-stage build (one input partition)",
+                Exchange_init, Exchange_methods),
 };
 
 /* ---- Run -------------------------------------------------------------------------------------- */
@@ -389,7 +494,7 @@ static PyObject *mod_route_hash_arrow(PyObject *Py_UNUSED(m), PyObject *args) {
 
 static int distributed_init(PyObject *m) {
     if (add_type(m, &AttemptType, "AttemptWriter") < 0 || add_type(m, &RunType, "Run") < 0 ||
-        add_type(m, &CelRouterType, "CelRouter") < 0)
+        add_type(m, &CelRouterType, "CelRouter") < 0 || add_type(m, &ExchangeType, "ExchangeWriter") < 0)
         return -1;
     return 0;
 }

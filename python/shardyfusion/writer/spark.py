@@ -1,30 +1,34 @@
 """shardyfusion.writer.spark — build a sharded snapshot from a PySpark DataFrame.
 
-Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3):
+Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark stages, no shuffle:
 
 1. validate config/input/options; ``shard_id_col`` collision check (nothing written, no run record);
 2. ``SparkConfOverrideContext`` then ``DataFrameCacheContext`` wrap everything below;
 3. HASH ``num_dbs`` (``max_keys_per_shard`` → ``df.count()``); the run record opens (C: ``Run``);
-4. shard ids are computed by C over the Arrow buffers of every batch (``mapInArrow``; no Python per
-   row): the id column ``shard_id_col`` (int32) and a partitioning column are appended;
-5. CEL direct mode: ``num_dbs`` = max id + 1 after checking the ids are exactly 0..max;
-6. ``verify_routing``: the first 20 rows' ids are re-derived on the driver with the reader's router
-   (``_native.route_hash`` / ``CelRouter.route``); any mismatch → ``ShardAssignmentError``;
-7. partitioning: ``repartition(num_dbs, <partitioning column>)``. Spark's hash partitioner puts a row
-   in partition ``pmod(murmur3(value, 42), num_dbs)``; for every shard ``d`` the driver picks
-   (``spark_hash_int``, Spark's Murmur3 of an int) an int ``v_d`` whose partition is ``d``, and the routing step writes
-   ``v_<shard id>`` into the partitioning column. So partition ``i`` holds exactly shard ``i``: each
-   shard is written by one task, and the ``num_dbs`` shards are written in parallel by ``num_dbs``
-   tasks (an explicit partition count is never coalesced by adaptive execution). Each task checks
-   that every row it receives belongs to its partition's shard;
-8. every task writes its shard with the C attempt writer (Arrow batches straight into C; SQLite is
-   fed in key order, so ``sort_within_partitions`` holds by construction), under
-   ``.../db=NNNNN/attempt=NN`` where ``attempt = spark_attempt × (1 + shard_retry.max_retries) +
-   retry`` — Spark retries, speculative copies and in-task retries never share a path;
-9. one small result per task reaches the driver; the driver waits until no task of the write stage is
-   still running (killed speculative copies included), then C selects winners (lowest attempt, then
-   task attempt id, then URL), publishes manifest then ``_CURRENT`` and sweeps every non-winning
-   attempt under the run.
+4. stage 1 (``mapInArrow``, one task per input partition): C computes every row's shard id over the
+   Arrow buffers (``route_hash_arrow`` / ``CelRouter.route_arrow``) and an ``ExchangeWriter`` keeps
+   the rows per shard, sorted by key (last row of a key within the partition wins), and writes ONE
+   exchange object per task attempt under the run
+   (``.../run_id=R/_exchange/part=PPPPP/attempt=A/rows.run``: one sorted section per shard). No
+   Python per row (except a ``ValueSpec.callable`` encoder), no Spark shuffle, and the rows never
+   go back to the JVM. Each task's only output is a small result (its object and sections, plus
+   the first rows' keys and ids for ``verify_routing``); the shard id column is never added to
+   the user's DataFrame;
+5. CEL direct mode: ``num_dbs`` = max id + 1 after checking the ids with rows are exactly 0..max;
+6. ``verify_routing``: the first 20 sampled rows' ids are re-derived on the driver with the
+   reader's router (``_native.route_hash`` / ``CelRouter.route``); any mismatch →
+   ``ShardAssignmentError``;
+7. stage 2 (``sc.parallelize(..., num_dbs)``, one task per shard: partition ``i`` = shard ``i``):
+   the task's ``AttemptWriter`` merges its shard's section of every exchange object (partition
+   order: for a key found in several input partitions the highest partition wins) into SQLite in
+   key order (so ``sort_within_partitions`` holds by construction), under ``.../db=NNNNN/attempt=NN``
+   where ``attempt = spark_attempt × (1 + shard_retry.max_retries) + retry`` — Spark retries,
+   speculative copies and in-task retries never share a path (in-task retries re-read the
+   sections, which stay in the store);
+8. one small result per task reaches the driver; the driver waits until no task of either stage is
+   still running (killed speculative copies included), then C selects winners (lowest attempt,
+   then task attempt id, then URL), publishes manifest then ``_CURRENT`` and sweeps every
+   non-winning attempt and the whole exchange under the run.
 
 Errors follow the seed's failure table: bad config / collision → ``ConfigValidationError``; routing
 mismatch or unroutable keys → ``ShardAssignmentError``; a shard whose every attempt failed →
@@ -36,13 +40,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
+import pickle
 import re
-import shutil
-import tempfile
 import time
 import uuid
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 from .. import _native
 from .._engine import build_result, native_opts, raise_native
@@ -259,137 +261,87 @@ def _run(spark, data, config, input, options, strategy, value_kind, value_cols, 
 
 def _pipeline(spark, data, config, input, options, strategy, value_kind, value_cols, value_fn,  # noqa: A002
               opts, run, num_dbs, T):
-    sid = config.shard_id_col
-    part_col = _free_name(data.columns, sid + "_partition")
     route_opts = dict(opts)
     route_opts["run_id"] = run.run_id
-    user_fields = list(data.schema.fields)
-    routed_schema = T.StructType(
-        user_fields + [T.StructField(sid, T.IntegerType(), False), T.StructField(part_col, T.IntegerType(), False)]
-    )
-
-    # CEL direct mode: ids first (no partition values needed yet), then num_dbs from the data.
-    if num_dbs is None:
-        ids_only = data.mapInArrow(
-            _route_fn(strategy, route_opts, input.key_col, 0, sid, part_col, None), routed_schema
-        )
-        num_dbs = _discover_num_dbs(ids_only, sid)
-        route_opts["num_dbs"] = num_dbs
-
-    pvals = _partition_values(num_dbs)
-    routed = data.mapInArrow(_route_fn(strategy, route_opts, input.key_col, num_dbs, sid, part_col, pvals),
-                             routed_schema)
-    if getattr(options, "verify_routing", True):
-        _verify_routing(routed, strategy, route_opts, input.key_col, sid, num_dbs)
-
+    route_opts["num_dbs"] = num_dbs or 0  # 0: CEL direct mode, ids bounded by 1e6 until discovered
+    cel_vars = [c.split(":", 1)[0] for c in route_opts.get("cel_columns") or []] if strategy == "cel" else []
+    sample_cols = [input.key_col] + [v for v in cel_vars if v in data.columns and v != input.key_col]
     retry = getattr(getattr(config, "retry", None), "shard_retry", None)
-    write = _write_fn(route_opts, input.key_col, sid, value_kind, value_cols, value_fn, retry,
-                      [f.name for f in user_fields])
+    result_schema = T.StructType([T.StructField(_RESULT_COL, T.BinaryType(), False)])
     group = "shardyfusion-" + uuid.uuid4().hex
+    t_start = time.monotonic()
     sc = spark.sparkContext
     sc.setJobGroup(group, f"shardyfusion write run_id={run.run_id}", interruptOnCancel=True)
     try:
-        results = (
-            routed.repartition(num_dbs, part_col)
-            .mapInArrow(write, T.StructType([T.StructField(_RESULT_COL, T.StringType(), False)]))
-            .collect()
-        )
-    except Exception as exc:  # noqa: BLE001 - Spark wraps everything; classify by the task's text
-        _wait_for_tasks(sc, group)
-        _raise_job_failure(exc)
+        # stage 1: route + sort per shard into one exchange object per input partition
+        exchange = _exchange_fn(strategy, route_opts, input.key_col, value_kind, value_cols, value_fn, sample_cols)
+        try:
+            stage1 = [pickle.loads(r[0]) for r in data.mapInArrow(exchange, result_schema).collect()]
+        except Exception as exc:  # noqa: BLE001 - Spark wraps everything; classify by the task's text
+            _wait_for_tasks(sc, group)
+            _raise_job_failure(exc)
+        t_stage1 = time.monotonic()
+        stage1.sort(key=lambda x: x["partition"])
+        if num_dbs is None:
+            num_dbs = _discover_num_dbs(stage1)
+            route_opts["num_dbs"] = num_dbs
+        if getattr(options, "verify_routing", True):
+            _verify_routing(stage1, strategy, route_opts, input.key_col, cel_vars, num_dbs)
+        sections: List[list] = [[] for _ in range(num_dbs)]
+        for x in stage1:
+            for sec in x["sections"]:
+                sections[sec["db_id"]].append((x["url"], sec["offset"], sec["length"], sec["rows"]))
+
+        # stage 2: one task per shard merges its sections into a shard attempt
+        write = _write_fn(route_opts, retry)
+        try:
+            results = sc.parallelize(list(enumerate(sections)), num_dbs).mapPartitions(write).collect()
+        except Exception as exc:  # noqa: BLE001
+            _wait_for_tasks(sc, group)
+            _raise_job_failure(exc)
     finally:
         sc.setLocalProperty("spark.jobGroup.id", None)
         sc.setLocalProperty("spark.job.description", None)
     _wait_for_tasks(sc, group)
-    attempts = [json.loads(r[0]) for r in results]
+    t_stage2 = time.monotonic()
+    attempts = [json.loads(r) for r in results]
     try:
         native = run.publish(attempts)
     except _native.NativeError as err:
         raise_native(err, "publish")
+    t_done = time.monotonic()
+    log.info("spark_build_timing run_id=%s stage1_s=%.2f stage2_s=%.2f publish_s=%.2f", run.run_id,
+             t_stage1 - t_start, t_stage2 - t_stage1, t_done - t_stage2)
     return build_result(native)
 
 
-def _free_name(columns, base: str) -> str:
-    name, i = base, 0
-    while name in columns:
-        i += 1
-        name = f"{base}{i}"
-    return name
-
-
-def spark_hash_int(value: int, seed: int = 42) -> int:
-    """Spark's ``hash()`` of an IntegerType value: Murmur3 x86_32 of the 4-byte int with seed 42
-    (``Murmur3_x86_32.hashInt``), as a signed 32-bit int. This is what ``repartition(n, col)``
-    partitions an int column by: partition = pmod(hash, n)."""
-    m = 0xFFFFFFFF
-
-    def rotl(x, r):
-        return ((x << r) | (x >> (32 - r))) & m
-
-    k1 = (value & m) * 0xCC9E2D51 & m
-    k1 = rotl(k1, 15) * 0x1B873593 & m
-    h1 = rotl((seed & m) ^ k1, 13)
-    h1 = (h1 * 5 + 0xE6546B64) & m
-    h1 ^= 4
-    h1 ^= h1 >> 16
-    h1 = h1 * 0x85EBCA6B & m
-    h1 ^= h1 >> 13
-    h1 = h1 * 0xC2B2AE35 & m
-    h1 ^= h1 >> 16
-    return h1 - (1 << 32) if h1 & 0x80000000 else h1
-
-
-def _partition_values(num_dbs: int) -> List[int]:
-    """v[d] = the smallest int >= 0 that Spark's hash partitioner sends to partition d. (Every
-    write task also checks that the rows it receives belong to its partition's shard.)"""
-    found: Dict[int, int] = {}
-    v = 0
-    while len(found) < num_dbs:
-        found.setdefault(spark_hash_int(v) % num_dbs, v)
-        v += 1
-    return [found[d] for d in range(num_dbs)]
-
-
-def _discover_num_dbs(ids_only, sid: str) -> int:
-    from pyspark.sql import functions as F
-
-    row = ids_only.agg(F.min(sid).alias("lo"), F.max(sid).alias("hi"), F.countDistinct(sid).alias("n")).collect()[0]
-    if row["n"] == 0:
+def _discover_num_dbs(stage1) -> int:
+    ids = sorted({sec["db_id"] for x in stage1 for sec in x["sections"]})
+    if not ids:
         return 1
-    lo, hi, n = int(row["lo"]), int(row["hi"]), int(row["n"])
-    if lo != 0 or n != hi + 1:
+    if ids[0] != 0 or len(ids) != ids[-1] + 1:
         raise ShardAssignmentError(
-            f"CEL expression produced non-consecutive shard IDs: distinct count={n}, max+1={hi + 1}. "
+            f"CEL expression produced non-consecutive shard IDs: distinct count={len(ids)}, max+1={ids[-1] + 1}. "
             "Direct-mode CEL routing must produce every id from 0 to max."
         )
-    return hi + 1
+    return ids[-1] + 1
 
 
-def _verify_routing(routed, strategy, route_opts, key_col, sid, num_dbs):
-    """Re-derives the first rows' ids with the reader's router (spec writer §5.10)."""
-    cel_vars = None
-    if strategy == "cel":
-        cel_vars = [c.split(":", 1)[0] for c in route_opts.get("cel_columns") or []]
-    cols = [key_col, sid]
-    if cel_vars:
-        cols += [v for v in cel_vars if v in routed.columns and v not in cols]
-    sample = routed.select(*cols).limit(VERIFY_SAMPLE).collect()
+def _verify_routing(stage1, strategy, route_opts, key_col, cel_vars, num_dbs):
+    """Re-derives the first sampled rows' ids with the reader's router (spec writer §5.10)."""
+    sample = [row for x in stage1 for row in x["sample"]][:VERIFY_SAMPLE]
     if not sample:
         return
     router = _native.CelRouter(route_opts) if strategy == "cel" else None
     bad = []
     try:
-        for row in sample:
-            key = row[key_col]
-            if isinstance(key, bytearray):
-                key = bytes(key)
+        for values, got in sample:
+            key = values[key_col]
             if router is None:
                 want = _native.route_hash(key, num_dbs)
             else:
                 # `key` binds to key_col when no column is named `key` (DESIGN §3)
-                ctx = {v: (row[v] if v in row.__fields__ else key) for v in cel_vars}
-                want = router.route(ctx)
-            got = row[sid]
+                want = router.route({v: values.get(v, key) for v in cel_vars})
             if got != want:
                 bad.append((key, got, want))
     finally:
@@ -436,6 +388,11 @@ def _raise_job_failure(exc: BaseException):
         if cls in (E.ConfigValidationError, E.ShardAssignmentError):
             raise cls(msg) from exc
         ids = [int(x) for x in db_ids.split(",") if x]
+        if not ids:
+            raise ShardCoverageError(
+                f"Stage 1 (routing and exchange) failed after Spark's retries, so no shard could be written; "
+                f"last error: {cls_name}: {msg}"
+            ) from exc
         raise ShardCoverageError(
             f"All attempts of shard(s) {ids} failed; last error: {cls_name}: {msg}"
         ) from exc
@@ -462,7 +419,8 @@ def _classify(exc: BaseException, db_id: int, attempt: int) -> BaseException:
         return _NATIVE_CLASS.get(exc.status_name, ShardWriteError)(str(exc))
     if isinstance(exc, ShardyfusionError):
         return exc
-    return ShardWriteError(f"Shard write failed for db_id={db_id}, attempt={attempt}: {type(exc).__name__}: {exc}")
+    what = f"Shard write failed for db_id={db_id}" if db_id >= 0 else "Exchange write failed"
+    return ShardWriteError(f"{what}, attempt={attempt}: {type(exc).__name__}: {exc}")
 
 
 def _retryable(err: BaseException) -> bool:
@@ -470,21 +428,25 @@ def _retryable(err: BaseException) -> bool:
     return bool(flag) if flag is not None else type(err).__name__ in _RETRYABLE
 
 
-def _injected_failure(tc, db_id: int, attempt: int) -> None:
+def _injected_failure(tc, hook: str, ident: int, attempt: int) -> None:
     """Test hooks (Spark local properties, set by tests with ``sc.setLocalProperty``):
-    ``shardyfusion.test.fail_after_upload`` = "db:attempt,..." makes those attempts fail after their
-    shard was uploaded; ``shardyfusion.test.sleep_after_upload`` = "db:attempt:seconds,..." makes them
-    linger (a slow task for speculative execution). Both prove that losers are swept."""
+    ``shardyfusion.test.fail_after_upload`` = "db:attempt,..." makes those shard attempts fail after
+    their upload; ``shardyfusion.test.fail_after_exchange`` = "partition:attempt,..." does the same
+    for stage-1 tasks after their exchange object is written; ``shardyfusion.test.sleep_after_upload``
+    = "db:attempt:seconds,..." makes shard attempts linger (a slow task for speculative
+    execution). All prove that non-winning attempts are swept."""
     if tc is None:
         return
-    spec = tc.getLocalProperty("shardyfusion.test.sleep_after_upload")
-    for item in (spec.split(",") if spec else []):
-        db, att, secs = item.split(":")
-        if int(db) == db_id and int(att) == attempt:
-            time.sleep(float(secs))
-    spec = tc.getLocalProperty("shardyfusion.test.fail_after_upload")
-    if spec and f"{db_id}:{attempt}" in spec.split(","):
-        raise ShardWriteError(f"injected failure after upload (db_id={db_id}, attempt={attempt})")
+    if hook == "fail_after_upload":
+        spec = tc.getLocalProperty("shardyfusion.test.sleep_after_upload")
+        for item in (spec.split(",") if spec else []):
+            db, att, secs = item.split(":")
+            if int(db) == ident and int(att) == attempt:
+                time.sleep(float(secs))
+    spec = tc.getLocalProperty("shardyfusion.test." + hook)
+    if spec and f"{ident}:{attempt}" in spec.split(","):
+        what = "db_id" if hook == "fail_after_upload" else "partition"
+        raise ShardWriteError(f"injected failure ({hook}, {what}={ident}, attempt={attempt})")
 
 
 def _task_error(exc: BaseException, db_ids) -> RuntimeError:
@@ -492,110 +454,87 @@ def _task_error(exc: BaseException, db_ids) -> RuntimeError:
     return RuntimeError(f"{_ERR_MARK}[{type(exc).__name__}][{ids}]: {exc} {_ERR_MARK}_END")
 
 
-def _route_fn(strategy, route_opts, key_col, num_dbs, sid, part_col, pvals):
-    def route(batches):
-        import pyarrow as pa
-        import pyarrow.compute as pc
+def _exchange_fn(strategy, route_opts, key_col, value_kind, value_cols, value_fn, sample_cols):
+    num_dbs = route_opts["num_dbs"]
 
-        router = _native.CelRouter(route_opts) if strategy == "cel" else None
-        vmap = pa.array(pvals, pa.int32()) if pvals is not None else None
-        try:
-            for b in batches:
-                try:
-                    if router is None:
-                        raw = _native.route_hash_arrow(b, key_col, num_dbs)
-                    else:
-                        raw = router.route_arrow(b, key_col)
-                except _native.NativeError as exc:
-                    raise _task_error(_classify(exc, -1, 0), []) from None
-                ids = pa.Array.from_buffers(pa.int32(), b.num_rows, [None, pa.py_buffer(raw)])
-                if vmap is not None:
-                    if router is not None and num_dbs and b.num_rows:
-                        hi = pc.max(ids).as_py()
-                        if hi >= num_dbs:
-                            raise _task_error(ShardAssignmentError(
-                                f"CEL routing produced shard id {hi}, outside [0, {num_dbs})"), [])
-                    part = vmap.take(ids)
-                else:
-                    part = ids
-                yield pa.RecordBatch.from_arrays(list(b.columns) + [ids, part],
-                                                 names=list(b.schema.names) + [sid, part_col])
-        finally:
-            if router is not None:
-                router.close()
-
-    return route
-
-
-def _write_fn(route_opts, key_col, sid, value_kind, value_cols, value_fn, retry, user_cols):
-    max_retries = int(getattr(retry, "max_retries", 0) or 0) if retry is not None else 0
-    backoff0 = retry.initial_backoff.total_seconds() if retry is not None else 0.0
-    mult = float(getattr(retry, "backoff_multiplier", 2.0)) if retry is not None else 1.0
-
-    def write(batches):
+    def exchange(batches):
         import pyarrow as pa
         from pyspark import TaskContext
 
         tc = TaskContext.get()
-        db_id = tc.partitionId() if tc else 0
-        spark_attempt = tc.attemptNumber() if tc else 0
-        info = {
-            "stage_id": tc.stageId() if tc else None,
-            "task_attempt_id": tc.taskAttemptId() if tc else None,
-        }
-        spool = _Spool() if max_retries > 0 else None
+        part = tc.partitionId() if tc else 0
+        attempt = tc.attemptNumber() if tc else 0
+        router = _native.CelRouter(route_opts) if strategy == "cel" else None
+        w = None
+        sample: list = []
         try:
+            w = _native.ExchangeWriter(route_opts, part, attempt)
+            for b in batches:
+                if b.num_rows == 0:
+                    continue
+                if router is None:
+                    ids = _native.route_hash_arrow(b, key_col, num_dbs)
+                else:
+                    ids = router.route_arrow(b, key_col)
+                if len(sample) < VERIFY_SAMPLE:
+                    take = b.slice(0, VERIFY_SAMPLE - len(sample))
+                    got = memoryview(ids).cast("i")
+                    sample += [(row, got[i]) for i, row in enumerate(take.select(sample_cols).to_pylist())]
+                if value_kind == "callable":
+                    enc = _encode_callable(b, key_col, value_fn)
+                    w.add_arrow(enc, key_col, "binary_col", ["value"], None, ids)
+                else:
+                    w.add_arrow(b, key_col, value_kind, value_cols, None, ids)
+            result = w.finish()
+            _injected_failure(tc, "fail_after_exchange", part, attempt)
+        except Exception as exc:  # noqa: BLE001 - classified for the driver
+            raise _task_error(_classify(exc, -1, attempt), []) from None
+        finally:
+            if w is not None:
+                w.close()
+            if router is not None:
+                router.close()
+        result["sample"] = sample
+        yield pa.RecordBatch.from_arrays([pa.array([pickle.dumps(result)], pa.binary())], names=[_RESULT_COL])
+
+    return exchange
+
+
+def _write_fn(route_opts, retry):
+    max_retries = int(getattr(retry, "max_retries", 0) or 0) if retry is not None else 0
+    backoff0 = retry.initial_backoff.total_seconds() if retry is not None else 0.0
+    mult = float(getattr(retry, "backoff_multiplier", 2.0)) if retry is not None else 1.0
+
+    def write(items):
+        from pyspark import TaskContext
+
+        tc = TaskContext.get()
+        spark_attempt = tc.attemptNumber() if tc else 0
+        stage_id = tc.stageId() if tc else None
+        task_attempt_id = tc.taskAttemptId() if tc else None
+        for db_id, sections in items:
             result = None
             for i in range(1 + max_retries):
                 attempt = spark_attempt * (1 + max_retries) + i
-                source = batches if i == 0 else spool.replay()
                 try:
-                    result = _write_attempt(source, spool if i == 0 else None, route_opts, db_id, attempt, info,
-                                            key_col, sid, value_kind, value_cols, value_fn, user_cols)
-                    _injected_failure(tc, db_id, attempt)
+                    w = _native.AttemptWriter(route_opts, db_id, attempt, stage_id, task_attempt_id)
+                    try:
+                        for url, offset, length, rows in sections:
+                            w.add_section(url, offset, length, rows)
+                        result = w.finish()
+                    finally:
+                        w.close()
+                    _injected_failure(tc, "fail_after_upload", db_id, attempt)
                     break
                 except Exception as exc:  # noqa: BLE001 - classified, then retried or reported
                     err = _classify(exc, db_id, attempt)
                     if not _retryable(err) or i == max_retries:
                         raise _task_error(err, [db_id]) from None
                     log.warning("shard_write_retrying db_id=%s attempt=%s error=%s", db_id, attempt, err)
-                    if i == 0 and spool is not None:
-                        spool.drain(batches)  # rows not read yet, so replays see the whole partition
                     time.sleep(backoff0 * (mult ** i))
-        finally:
-            if spool is not None:
-                spool.close()
-        yield pa.RecordBatch.from_arrays([pa.array([json.dumps(result)], pa.string())], names=[_RESULT_COL])
+            yield json.dumps(result)
 
     return write
-
-
-def _write_attempt(batches, spool, route_opts, db_id, attempt, info, key_col, sid,
-                   value_kind, value_cols, value_fn, user_cols):
-    import pyarrow.compute as pc
-
-    w = _native.AttemptWriter(route_opts, db_id, attempt, info["stage_id"], info["task_attempt_id"])
-    try:
-        for b in batches:
-            if spool is not None:
-                spool.add(b)
-            if b.num_rows == 0:
-                continue
-            ids = b.column(sid)
-            lo, hi = pc.min_max(ids).values()
-            if lo.as_py() != db_id or hi.as_py() != db_id:
-                raise ShardAssignmentError(
-                    f"partition {db_id} received rows of shard ids {lo.as_py()}..{hi.as_py()}; "
-                    "the partitioning does not match the routing")
-            clean = b.select(user_cols)
-            if value_kind == "callable":
-                clean = _encode_callable(clean, key_col, value_fn)
-                w.add_arrow(clean, key_col, "binary_col", ["value"], None)
-            else:
-                w.add_arrow(clean, key_col, value_kind, value_cols, None)
-        return w.finish()
-    finally:
-        w.close()
 
 
 def _encode_callable(batch, key_col, value_spec):
@@ -616,47 +555,3 @@ def _encode_callable(batch, key_col, value_spec):
         values.append(v)
     return pa.RecordBatch.from_arrays([batch.column(key_col), pa.array(values, pa.binary())],
                                       names=[key_col, "value"])
-
-
-class _Spool:
-    """Keeps a task's batches in a local Arrow IPC file so an in-task retry (shard_retry) can replay
-    the partition: Spark's input iterator can be read only once."""
-
-    def __init__(self):
-        self._dir = tempfile.mkdtemp(prefix="shardy-spool-")
-        self._path = os.path.join(self._dir, "rows.arrow")
-        self._writer = None
-        self._sink = None
-
-    def add(self, batch):
-        import pyarrow as pa
-
-        if self._writer is None:
-            self._sink = pa.OSFile(self._path, "wb")
-            self._writer = pa.ipc.new_stream(self._sink, batch.schema)
-        self._writer.write_batch(batch)
-
-    def drain(self, batches):
-        for b in batches:
-            self.add(b)
-
-    def replay(self) -> Iterator:
-        import pyarrow as pa
-
-        if self._writer is not None:
-            self._writer.close()
-            self._sink.close()
-            self._writer = None
-        if not os.path.exists(self._path):
-            return iter(())
-        reader = pa.ipc.open_stream(pa.memory_map(self._path))
-        return iter(reader)
-
-    def close(self):
-        if self._writer is not None:
-            try:
-                self._writer.close()
-                self._sink.close()
-            except Exception:  # noqa: BLE001
-                pass
-        shutil.rmtree(self._dir, ignore_errors=True)

@@ -52,19 +52,6 @@ def check_snapshot(prefix, n, tmp_path, value=expect):
     assert cli == got
 
 
-def test_partition_values_match_sparks_hash_partitioner(spark_local):
-    from shardyfusion.writer.spark import _partition_values, spark_hash_int
-
-    rows = spark_local.range(-5000, 5000).select(F.col("id").cast("int").alias("v"),
-                                                 F.expr("hash(cast(id as int))").alias("h")).collect()
-    assert all(spark_hash_int(r["v"]) == r["h"] for r in rows)
-    for n in (1, 2, 7, 16, 300):
-        pv = _partition_values(n)
-        got = spark_local.createDataFrame([(v,) for v in pv], "v int").select(
-            F.expr(f"pmod(hash(v), {n})").alias("p")).collect()
-        assert [r["p"] for r in got] == list(range(n))
-
-
 # --- the seed's examples, only the prefix changed ---------------------------------------------
 def test_seed_hash_example(spark_local, prefix, tmp_path):
     df = payload_df(spark_local)
