@@ -44,11 +44,13 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "shard/sqbulk.h"
 
 #define SQ_DDL "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID"
 #define SQ_INSERT "INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)"
 #define SQ_SELECT "SELECT v FROM kv WHERE k = ?"
 #define SQ_DEFAULT_PAGE 4096
+#define SQ_MAX_RECORD 1000000000u /* SQLite's default SQLITE_MAX_LENGTH */
 #define SQ_DEFAULT_WRITE_CACHE_KIB 2000
 #define SQ_DEFAULT_READ_CACHE_KIB 8000
 #define SQ_DEFAULT_MMAP ((int64_t)268435456) /* 256 MiB, spec reader-cli §3.3 */
@@ -73,6 +75,11 @@ typedef struct sq_writer {
     sqlite3 *db;
     sqlite3_stmt *ins;
     int page_size; /* requested: 4096..65536, or SY_PAGE_SIZE_AUTO */
+    int cache;     /* KiB */
+    sy_sqbulk *bulk; /* bulk mode while keys arrive in increasing order (sqbulk.h) */
+    unsigned char *last; /* bulk mode: the previous key */
+    size_t last_len, last_cap;
+    uint64_t bulk_rows;
 } sq_writer;
 
 typedef struct sq_reader {
@@ -292,6 +299,8 @@ done:
 
 static void sq_writer_free(sy_shard_writer *base, int discard) {
     sq_writer *w = (sq_writer *)base;
+    sy_sqbulk_free(&w->bulk);
+    sy_free(w->last);
     sqlite3_finalize(w->ins);
     sqlite3_close_v2(w->db); /* statements are finalized, so this closes now */
     if (discard && w->base.path) remove_files(w->base.path, 0);
@@ -300,10 +309,52 @@ static void sq_writer_free(sy_shard_writer *base, int discard) {
     sy_free(w);
 }
 
+/* Bulk mode (sqbulk.h) unless the options or SHARDY_SQLITE_BULK=0 ask for SQLite's own inserts. */
+static int bulk_enabled(const sy_shard_writer_opts *o) {
+    if (o->no_bulk) return 0;
+    const char *e = getenv("SHARDY_SQLITE_BULK");
+    return !(e && !strcmp(e, "0"));
+}
+
+/* Opens the SQLite connection with the writer's pragmas and DDL (spec formats §7.2) on a fresh
+ * file (fresh = 1) or on the file the bulk loader finished, then BEGIN and the INSERT. */
+static shardy_status open_sql(sq_writer *w, int fresh) {
+    shardy_status st = SHARDY_OK;
+    const char *path = w->base.path;
+    char sql[96];
+    int page = w->page_size;
+    SY_TRY(open_db(path, NULL, SQLITE_OPEN_READWRITE | (fresh ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX,
+                   fresh ? "cannot create" : "cannot reopen", &w->db));
+    /* spec formats §7.2: exactly these statements, in this order (page_size is a no-op on a
+     * reopened file, which has it already) */
+    snprintf(sql, sizeof sql, "PRAGMA page_size = %d", page == SY_PAGE_SIZE_AUTO ? SQ_DEFAULT_PAGE : page);
+    SY_TRY(exec_sql(w->db, path, sql));
+    SY_TRY(exec_sql(w->db, path, "PRAGMA journal_mode = OFF"));
+    SY_TRY(exec_sql(w->db, path, "PRAGMA synchronous = OFF"));
+    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", w->cache);
+    SY_TRY(exec_sql(w->db, path, sql));
+    SY_TRY(exec_sql(w->db, path, "PRAGMA locking_mode = EXCLUSIVE"));
+    SY_TRY(exec_sql(w->db, path, "PRAGMA temp_store = MEMORY"));
+    SY_TRY(exec_sql(w->db, path, SQ_DDL));
+    SY_TRY(exec_sql(w->db, path, "BEGIN"));
+    int rc = sqlite3_prepare_v3(w->db, SQ_INSERT, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
+    if (rc != SQLITE_OK) st = sq_fail(w->db, rc, path, "prepare insert");
+done:
+    return st;
+}
+
+/* A key not above the previous one: the bulk file is finished and SQLite takes over (INSERT OR
+ * REPLACE keeps last-write-wins for any order). */
+static shardy_status leave_bulk(sq_writer *w) {
+    shardy_status st = sy_sqbulk_finish(w->bulk);
+    sy_sqbulk_free(&w->bulk);
+    if (st) return st;
+    return open_sql(w, 0);
+}
+
 static shardy_status sq_writer_open(const char *path, const sy_shard_writer_opts *o, sy_shard_writer **out) {
     shardy_status st = SHARDY_OK;
     sq_writer *w = NULL;
-    char sql[96];
     int page = o->page_size ? o->page_size : SQ_DEFAULT_PAGE;
     int cache = o->cache_size_kib ? o->cache_size_kib : SQ_DEFAULT_WRITE_CACHE_KIB;
     if (page != SY_PAGE_SIZE_AUTO && !valid_page_size(page))
@@ -323,22 +374,19 @@ static shardy_status sq_writer_open(const char *path, const sy_shard_writer_opts
         st = sy_err(SHARDY_ENOMEM, "shard %s: out of memory opening the writer", path);
         goto done;
     }
+    w->cache = cache;
     SY_TRY(remove_files(path, 1));
-    SY_TRY(open_db(path, NULL, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, "cannot create",
-                   &w->db));
-    /* spec formats §7.2: exactly these statements, in this order */
-    snprintf(sql, sizeof sql, "PRAGMA page_size = %d", page == SY_PAGE_SIZE_AUTO ? SQ_DEFAULT_PAGE : page);
-    SY_TRY(exec_sql(w->db, path, sql));
-    SY_TRY(exec_sql(w->db, path, "PRAGMA journal_mode = OFF"));
-    SY_TRY(exec_sql(w->db, path, "PRAGMA synchronous = OFF"));
-    snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", cache);
-    SY_TRY(exec_sql(w->db, path, sql));
-    SY_TRY(exec_sql(w->db, path, "PRAGMA locking_mode = EXCLUSIVE"));
-    SY_TRY(exec_sql(w->db, path, "PRAGMA temp_store = MEMORY"));
-    SY_TRY(exec_sql(w->db, path, SQ_DDL));
-    SY_TRY(exec_sql(w->db, path, "BEGIN"));
-    int rc = sqlite3_prepare_v3(w->db, SQ_INSERT, -1, SQLITE_PREPARE_PERSISTENT, &w->ins, NULL);
-    if (rc != SQLITE_OK) st = sq_fail(w->db, rc, path, "prepare insert");
+    if (bulk_enabled(o)) {
+        w->last_cap = 256; /* keys up to 256 bytes: no allocation per put */
+        w->last = sy_malloc(w->last_cap);
+        if (!w->last) {
+            st = sy_err(SHARDY_ENOMEM, "shard %s: out of memory opening the writer", path);
+            goto done;
+        }
+        SY_TRY(sy_sqbulk_open(path, page == SY_PAGE_SIZE_AUTO ? SQ_DEFAULT_PAGE : page, &w->bulk));
+    } else {
+        SY_TRY(open_sql(w, 1));
+    }
 done:
     if (st != SHARDY_OK) {
         /* the caller asked for a fresh file at path: whatever is there now is ours to remove */
@@ -371,15 +419,48 @@ static shardy_status insert_row(sq_writer *w, const void *k, size_t klen, const 
     return st;
 }
 
+/* One row in bulk mode (falls back to SQLite on an out-of-order key). */
+static shardy_status put_row(sq_writer *w, const void *k, size_t klen, const void *v, size_t vlen, size_t row) {
+    if (w->bulk) {
+        if (w->bulk_rows && sy_sqbulk_key_cmp(k, klen, w->last, w->last_len) <= 0) {
+            shardy_status st = leave_bulk(w);
+            if (st) return st;
+            return insert_row(w, k, klen, v, vlen, row);
+        }
+        if ((uint64_t)klen + vlen > SQ_MAX_RECORD) {
+            char what[128];
+            if (row == SIZE_MAX)
+                snprintf(what, sizeof what, "insert (key %zu bytes, value %zu bytes) failed", klen, vlen);
+            else
+                snprintf(what, sizeof what, "insert of batch row %zu (key %zu bytes, value %zu bytes) failed", row,
+                         klen, vlen);
+            return sy_err(SHARDY_ERANGE, "shard %s: %s: string or blob too big", w->base.path, what);
+        }
+        if (klen > w->last_cap) {
+            unsigned char *nl = sy_realloc(w->last, klen + 64);
+            if (!nl) return sy_err(SHARDY_ENOMEM, "shard %s: out of memory keeping the last key", w->base.path);
+            w->last = nl;
+            w->last_cap = klen + 64;
+        }
+        shardy_status st = sy_sqbulk_add(w->bulk, k, klen, v, vlen);
+        if (st) return st;
+        if (klen) memcpy(w->last, k, klen);
+        w->last_len = klen;
+        w->bulk_rows++;
+        return SHARDY_OK;
+    }
+    return insert_row(w, k, klen, v, vlen, row);
+}
+
 static shardy_status sq_writer_put(sy_shard_writer *base, const void *k, size_t klen, const void *v, size_t vlen) {
-    return insert_row((sq_writer *)base, k, klen, v, vlen, SIZE_MAX);
+    return put_row((sq_writer *)base, k ? k : empty_blob, klen, v ? v : empty_blob, vlen, SIZE_MAX);
 }
 
 static shardy_status sq_writer_put_batch(sy_shard_writer *base, const sy_kv *rows, size_t n) {
     sq_writer *w = (sq_writer *)base;
     for (size_t i = 0; i < n; i++) {
-        shardy_status st = insert_row(w, rows[i].k ? rows[i].k : empty_blob, rows[i].klen,
-                                      rows[i].v ? rows[i].v : empty_blob, rows[i].vlen, i);
+        shardy_status st = put_row(w, rows[i].k ? rows[i].k : empty_blob, rows[i].klen,
+                                   rows[i].v ? rows[i].v : empty_blob, rows[i].vlen, i);
         if (st != SHARDY_OK) return st;
     }
     return SHARDY_OK;
@@ -391,16 +472,22 @@ static shardy_status sq_writer_seal(sy_shard_writer *base) {
     shardy_status st = SHARDY_OK;
     int page = w->page_size;
     uint64_t size = 0;
-    SY_TRY(exec_sql(w->db, path, "COMMIT"));
-    SY_TRY(exec_sql(w->db, path, "PRAGMA optimize"));
-    sqlite3_finalize(w->ins);
-    w->ins = NULL;
-    int rc = sqlite3_close(w->db);
-    if (rc != SQLITE_OK) {
-        st = sq_fail(w->db, rc, path, "close");
-        goto done;
+    if (w->bulk) {
+        st = sy_sqbulk_finish(w->bulk);
+        sy_sqbulk_free(&w->bulk);
+        if (st) goto done;
+    } else {
+        SY_TRY(exec_sql(w->db, path, "COMMIT"));
+        SY_TRY(exec_sql(w->db, path, "PRAGMA optimize"));
+        sqlite3_finalize(w->ins);
+        w->ins = NULL;
+        int rc = sqlite3_close(w->db);
+        if (rc != SQLITE_OK) {
+            st = sq_fail(w->db, rc, path, "close");
+            goto done;
+        }
+        w->db = NULL;
     }
-    w->db = NULL;
     if (page == SY_PAGE_SIZE_AUTO) SY_TRY(repage(path, &page));
     SY_TRY(file_size(path, &size));
     w->base.stats.db_bytes = size;

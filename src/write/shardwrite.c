@@ -112,7 +112,7 @@ shardy_status sy_shard_write_attempt(const sy_shardwrite_cfg *c, sy_rowbuf *rb, 
         goto done;
     }
     SY_TRY(sy_mkdirs(dir));
-    sy_shard_writer_opts wo = {c->page_size, 0};
+    sy_shard_writer_opts wo = {c->page_size, 0, 0};
     SY_TRY(sy_shard_writer_open(local, &wo, &w));
     SY_TRY(put_rows(c, rb, w, a, dups));
     SY_TRY(sy_shard_writer_seal(w, &a->db_bytes));
