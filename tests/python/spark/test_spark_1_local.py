@@ -166,6 +166,37 @@ def test_shard_retry_in_task_composes_attempt_numbers(spark_local, prefix, tmp_p
     winners_only(prefix, result)
 
 
+def test_stage1_failure_is_retried_and_its_exchange_swept(spark_local, prefix, tmp_path):
+    # partition 1's first attempt fails after writing its exchange object: Spark reruns it
+    # (attempt 1), stage 2 reads only the rerun's object, publish sweeps the other
+    result = build_with_hook(spark_local, "fail_after_exchange", "1:0", payload_df(spark_local),
+                             HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
+    check_snapshot(prefix, N, tmp_path)
+    winners_only(prefix, result)  # no _exchange/part=*/attempt=* left either
+
+
+def test_stage1_failure_exhausted_is_a_coverage_error(spark_local, prefix, tmp_path):
+    first = write_hash_sharded(payload_df(spark_local, n=100), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix),
+                               _input())
+    before = open(os.path.join(prefix, "_CURRENT")).read()
+    with local_property(spark_local, "shardyfusion.test.fail_after_exchange", "0:0,0:1,0:2,0:3"):
+        with pytest.raises(ShardCoverageError, match=r"Stage 1 \(routing and exchange\) failed"):
+            write_hash_sharded(payload_df(spark_local), HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
+    assert open(os.path.join(prefix, "_CURRENT")).read() == before
+    check_snapshot(prefix, 100, tmp_path)
+    winners_only(prefix, first)
+
+
+def test_duplicate_keys_across_partitions_highest_partition_wins(spark_local, prefix, tmp_path):
+    # range partitions are contiguous: key k comes from ids k, k + 10, k + 20 in partitions 0, 1, 2
+    df = spark_local.range(0, 30, numPartitions=3).select(
+        (F.col("id") % 10).alias("id"), F.expr("cast(concat('payload-', id) as binary)").alias("payload"))
+    result = write_hash_sharded(df, HashShardedWriteConfig(num_dbs=3, s3_prefix=prefix), _input())
+    assert sum(w.row_count for w in result.winners) == 30  # rows written, duplicates counted
+    got = read_all(prefix, list(range(10)), tmp_path)
+    assert got == {k: b"payload-%d" % (k + 20) for k in range(10)}
+
+
 # --- the seed's failure-mode table ------------------------------------------------------------
 def _input():
     return ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload"))
