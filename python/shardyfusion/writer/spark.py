@@ -225,14 +225,39 @@ def _resolve_num_dbs(data, config, strategy) -> Optional[int]:
     return max(1, -(-rows // per)) if rows else 1
 
 
+def _infer_routing_values(data, config, input) -> list:  # noqa: A002
+    """Categorical CEL routing from the data: the sorted distinct values of the expression's single
+    column (one Spark ``distinct`` job before the run starts; ints numerically, str by UTF-8 bytes,
+    as the Python writer does). Other expressions need explicit routing_values."""
+    expr = config.cel_expr.strip()
+    if expr not in config.cel_columns:
+        raise ConfigValidationError(
+            "infer_routing_values_from_data needs cel_expr to be a single column name "
+            f"(one of {sorted(config.cel_columns)}); got {expr!r} — pass routing_values instead"
+        )
+    col = expr if expr in data.columns else (input.key_col if expr == "key" else None)
+    if col is None:
+        raise ConfigValidationError(f"infer_routing_values_from_data: '{expr}' is not a column of the DataFrame")
+    tokens = [r[0] for r in data.select(col).distinct().collect()]
+    for v in tokens:
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, str)):
+            raise ConfigValidationError(
+                f"Inferred routing values must be int or str; column '{col}' holds {type(v).__name__}")
+    if not tokens:
+        raise ConfigValidationError("infer_routing_values_from_data: the DataFrame has no rows to infer from")
+    if all(isinstance(t, str) for t in tokens):
+        return sorted(tokens, key=lambda t: t.encode("utf-8"))
+    return sorted(tokens)
+
+
 def _run(spark, data, config, input, options, strategy, value_kind, value_cols, value_fn):  # noqa: A002
     from pyspark.sql import types as T
 
-    num_dbs = _resolve_num_dbs(data, config, strategy)
     if strategy == "cel" and getattr(config, "infer_routing_values_from_data", False):
-        raise ConfigValidationError(
-            "infer_routing_values_from_data is not supported by the Spark writer yet; pass routing_values"
-        )
+        from .python import _with_routing_values
+
+        config = _with_routing_values(config, _infer_routing_values(data, config, input))
+    num_dbs = _resolve_num_dbs(data, config, strategy)
     opts = native_opts(config, key_col=input.key_col, writer_type="spark", num_dbs=num_dbs)
     try:
         run = _native.Run(opts)  # validates, compiles CEL, writes the run record

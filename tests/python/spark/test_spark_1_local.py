@@ -103,6 +103,22 @@ def test_cel_categorical_routing_values(spark_local, prefix, tmp_path):
         assert r.get(4, routing_context={"region": "us"}) == expect(4)
 
 
+def test_cel_categorical_routing_values_inferred_from_data(spark_local, prefix, tmp_path):
+    df = payload_df(spark_local, n=600).withColumn("region", F.expr("element_at(array('eu','us','ap'), cast(id % 3 as int) + 1)"))
+    config = CelShardedWriteConfig(cel_expr="region", cel_columns={"region": "string"},
+                                   infer_routing_values_from_data=True, s3_prefix=prefix)
+    result = write_cel_sharded(df, config, ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload")))
+    assert config.routing_values is None  # the caller's config is untouched
+    assert [w.row_count for w in result.winners] == [200, 200, 200]
+    with ShardedReader(prefix, local_root=str(tmp_path / "c")) as r:
+        assert r.get(4, routing_context={"region": "us"}) == expect(4)  # sorted: ap=0, eu=1, us=2
+        assert r.route_key(4, routing_context={"region": "us"}) == 2
+    bad = CelShardedWriteConfig(cel_expr="region + 'x'", cel_columns={"region": "string"},
+                                infer_routing_values_from_data=True, s3_prefix=prefix)
+    with pytest.raises(ConfigValidationError, match="single column name"):
+        write_cel_sharded(df, bad, ColumnWriteInput(key_col="id", value_spec=ValueSpec.binary_col("payload")))
+
+
 # --- value specs and key types ----------------------------------------------------------------
 def test_json_cols_and_string_keys(spark_local, prefix, tmp_path):
     df = spark_local.range(0, 300).select(
