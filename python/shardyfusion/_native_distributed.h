@@ -207,14 +207,15 @@ static PyObject *Attempt_add_section(HandleObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-static PyObject *Attempt_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+/* finish() of AttemptWriter and ExchangeWriter: the C call with the GIL released, its JSON as a dict. */
+static PyObject *handle_finish_json(HandleObject *self, shardy_status (*fn)(void *h, char **json)) {
     if (handle_check(self) < 0) return NULL;
     char *json = NULL;
     shardy_status st;
     char msg[4096] = "";
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    st = shardy_attempt_finish(self->handle, &json);
+    st = fn(self->handle, &json);
     if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
     Py_END_ALLOW_THREADS
     self->busy = 0;
@@ -222,6 +223,12 @@ static PyObject *Attempt_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)
     PyObject *out = parse_json(json);
     shardy_free(json);
     return out;
+}
+
+static shardy_status attempt_finish_fn(void *h, char **json) { return shardy_attempt_finish(h, json); }
+
+static PyObject *Attempt_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
+    return handle_finish_json(self, attempt_finish_fn);
 }
 
 static PyMethodDef Attempt_methods[] = {
@@ -263,21 +270,10 @@ static PyObject *Exchange_add_arrow(HandleObject *self, PyObject *args, PyObject
     return handle_add_arrow(self, args, kw, 1, exchange_add_arrow_fn);
 }
 
+static shardy_status exchange_finish_fn(void *h, char **json) { return shardy_exchange_finish(h, json); }
+
 static PyObject *Exchange_finish(HandleObject *self, PyObject *Py_UNUSED(ignored)) {
-    if (handle_check(self) < 0) return NULL;
-    char *json = NULL;
-    shardy_status st;
-    char msg[4096] = "";
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    st = shardy_exchange_finish(self->handle, &json);
-    if (st) snprintf(msg, sizeof msg, "%s", shardy_errmsg());
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
-    if (st) return raise_status_msg(st, msg);
-    PyObject *out = parse_json(json);
-    shardy_free(json);
-    return out;
+    return handle_finish_json(self, exchange_finish_fn);
 }
 
 static PyMethodDef Exchange_methods[] = {

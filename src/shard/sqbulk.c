@@ -175,8 +175,7 @@ static const unsigned char *page_pop(page *p, size_t *n) {
     p->ncells--;
     p->content += p->last_size;
     put_be16(p->buf + p->hdr_len + 2u * p->ncells, 0);
-    /* the previous cell's size: distance to the cell added before it (cells are contiguous) */
-    p->last_size = 0;
+    p->last_size = 0; /* one pop per page: the loader never pops twice */
     return c;
 }
 

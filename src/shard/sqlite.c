@@ -397,6 +397,14 @@ done:
     return SHARDY_OK;
 }
 
+/* "insert [of batch row N] (key K bytes, value V bytes) failed" for error messages. */
+static void insert_what(char *out, size_t cap, size_t klen, size_t vlen, size_t row) {
+    if (row == SIZE_MAX)
+        snprintf(out, cap, "insert (key %zu bytes, value %zu bytes) failed", klen, vlen);
+    else
+        snprintf(out, cap, "insert of batch row %zu (key %zu bytes, value %zu bytes) failed", row, klen, vlen);
+}
+
 /* Inserts one row; row is its index in a batch (for the message), or SIZE_MAX for a single put. */
 static shardy_status insert_row(sq_writer *w, const void *k, size_t klen, const void *v, size_t vlen, size_t row) {
     int rc = sqlite3_bind_blob64(w->ins, 1, k, (sqlite3_uint64)klen, SQLITE_STATIC);
@@ -409,11 +417,7 @@ static shardy_status insert_row(sq_writer *w, const void *k, size_t klen, const 
         }
     }
     char what[128];
-    if (row == SIZE_MAX)
-        snprintf(what, sizeof what, "insert (key %zu bytes, value %zu bytes) failed", klen, vlen);
-    else
-        snprintf(what, sizeof what, "insert of batch row %zu (key %zu bytes, value %zu bytes) failed", row, klen,
-                 vlen);
+    insert_what(what, sizeof what, klen, vlen, row);
     shardy_status st = sq_fail(w->db, rc, w->base.path, what);
     sqlite3_reset(w->ins);
     return st;
@@ -429,11 +433,7 @@ static shardy_status put_row(sq_writer *w, const void *k, size_t klen, const voi
         }
         if ((uint64_t)klen + vlen > SQ_MAX_RECORD) {
             char what[128];
-            if (row == SIZE_MAX)
-                snprintf(what, sizeof what, "insert (key %zu bytes, value %zu bytes) failed", klen, vlen);
-            else
-                snprintf(what, sizeof what, "insert of batch row %zu (key %zu bytes, value %zu bytes) failed", row,
-                         klen, vlen);
+            insert_what(what, sizeof what, klen, vlen, row);
             return sy_err(SHARDY_ERANGE, "shard %s: %s: string or blob too big", w->base.path, what);
         }
         if (klen > w->last_cap) {
