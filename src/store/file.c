@@ -406,6 +406,60 @@ done:
     return st;
 }
 
+/* Moves a finished local file into place without copying it: fsync the file, rename it to the
+ * object path (atomic: readers see nothing or the whole object), fsync the directory. Across file
+ * systems (EXDEV) it falls back to put_file's copy and then deletes the local file. */
+static shardy_status file_move_file(sy_store *s, const char *url, const char *local_path,
+                                    const char *content_type) {
+    shardy_status st = SHARDY_OK;
+    char ctx[SY_ERRMSG_MAX];
+    const char *path = NULL;
+    char *dst = NULL;
+    struct stat sb;
+    int fd = -1, rc;
+    snprintf(ctx, sizeof ctx, "put_file %s", url);
+    SY_TRY(url_path(ctx, url, &path));
+    fd = open(local_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        st = os_fail_path(errno, 0, ctx, "open", local_path);
+        goto done;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        st = os_fail_path(S_ISDIR(sb.st_mode) ? EISDIR : EINVAL, 0, ctx, "open", local_path);
+        goto done;
+    }
+    while ((rc = fsync(fd)) != 0 && errno == EINTR) {
+    }
+    if (rc != 0) {
+        st = os_fail_path(errno, 1, ctx, "fsync", local_path);
+        goto done;
+    }
+    close(fd);
+    fd = -1;
+    dst = sy_strdup(path);
+    if (!dst) {
+        st = sy_err(SHARDY_ENOMEM, "%s: out of memory", ctx);
+        goto done;
+    }
+    size_t dlen = dir_len(dst);
+    if (dlen > 1) SY_TRY(mkdir_parents(ctx, dst, dlen - 1));
+    if (rename(local_path, dst) != 0) {
+        int err = errno;
+        if (err != EXDEV) {
+            st = os_fail_path(err, 1, ctx, "rename from", local_path);
+            goto done;
+        }
+        SY_TRY(file_put_file(s, url, local_path, content_type));
+        (void)unlink(local_path); /* best effort: the object is complete either way */
+        goto done;
+    }
+    st = fsync_dir(ctx, dst);
+done:
+    if (fd >= 0) close(fd);
+    sy_free(dst);
+    return st;
+}
+
 static shardy_status file_get(sy_store *s, const char *url, sy_buf *out) {
     shardy_status st = SHARDY_OK;
     char ctx[SY_ERRMSG_MAX];
@@ -794,6 +848,7 @@ static const sy_store_ops file_ops = {
     .name = "file",
     .put = file_put,
     .put_file = file_put_file,
+    .move_file = file_move_file,
     .get = file_get,
     .get_range = file_get_range,
     .get_file = file_get_file,

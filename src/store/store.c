@@ -16,6 +16,7 @@
 #include "store/store.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "store/s3.h"
@@ -119,6 +120,19 @@ shardy_status sy_store_put_file(sy_store *s, const char *url, const char *local_
     if ((st = check_write_key(s, "put_file", url))) return st;
     if (!s->ops->put_file) return unsupported(s, "put_file", url);
     return s->ops->put_file(s, url, local_path, content_type);
+}
+
+shardy_status sy_store_move_file(sy_store *s, const char *url, const char *local_path,
+                                 const char *content_type) {
+    shardy_status st = check_url(s, "put_file", url);
+    if (st) return st;
+    if (!local_path || !*local_path) return sy_err(SHARDY_EINVAL, "put_file %s: local path is empty", url);
+    if ((st = check_write_key(s, "put_file", url))) return st;
+    if (s->ops->move_file) return s->ops->move_file(s, url, local_path, content_type);
+    if (!s->ops->put_file) return unsupported(s, "put_file", url);
+    st = s->ops->put_file(s, url, local_path, content_type);
+    if (st == SHARDY_OK) (void)unlink(local_path); /* best effort: the object is complete either way */
+    return st;
 }
 
 shardy_status sy_store_get(sy_store *s, const char *url, sy_buf *out) {

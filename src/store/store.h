@@ -75,6 +75,9 @@ typedef struct sy_store_ops {
     const char *name; /* "file", "mem", "s3" */
     shardy_status (*put)(sy_store *s, const char *url, const void *data, size_t len, const char *content_type);
     shardy_status (*put_file)(sy_store *s, const char *url, const char *local_path, const char *content_type);
+    /* Optional (NULL = put_file, then unlink). put_file for a local file the caller hands over:
+     * on success local_path is gone (file://: renamed into place when on the same file system). */
+    shardy_status (*move_file)(sy_store *s, const char *url, const char *local_path, const char *content_type);
     shardy_status (*get)(sy_store *s, const char *url, sy_buf *out);
     shardy_status (*get_range)(sy_store *s, const char *url, uint64_t offset, void *dst, size_t len, size_t *got);
     shardy_status (*get_file)(sy_store *s, const char *url, const char *local_path);
@@ -127,6 +130,11 @@ shardy_status sy_store_put(sy_store *s, const char *url, const void *data, size_
 /* Uploads a local file (streamed, not read into memory). */
 shardy_status sy_store_put_file(sy_store *s, const char *url, const char *local_path,
                                 const char *content_type) SY_NODISCARD;
+/* put_file for a finished local file that the caller no longer needs: on success local_path no
+ * longer exists (file:// renames it into place on the same file system instead of copying; other
+ * backends upload and delete it). On failure local_path may remain; the caller deletes it. */
+shardy_status sy_store_move_file(sy_store *s, const char *url, const char *local_path,
+                                 const char *content_type) SY_NODISCARD;
 /* Stores the whole object to out (out is reset first; on failure out->len is 0). */
 shardy_status sy_store_get(sy_store *s, const char *url, sy_buf *out) SY_NODISCARD;
 /* Reads up to len bytes at offset into dst; *got < len only at end of object; an offset at or past

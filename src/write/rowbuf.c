@@ -2,6 +2,9 @@
 #include "write/rowbuf.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -199,14 +202,19 @@ shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, ui
 
 /* ---- merge ------------------------------------------------------------------------------------ */
 
+/* A merge source: one mapped run, or the sorted in-memory rows. Runs are read through a read-only
+ * mapping of their byte range, so a row handed out points into the page cache (no copy), and the
+ * previous key of the same source is still addressable for the order check. */
 typedef struct src {
-    FILE *f;              /* run file, or NULL for the memory source */
-    const char *path;
-    uint64_t left;        /* bytes of the run not read yet */
-    unsigned char *buf;   /* current record of a run (key then value) */
-    size_t bufcap;
+    const char *path;          /* run file, or NULL for the memory source */
+    unsigned char *map;        /* mapping of the run (page-aligned start), or NULL */
+    size_t maplen;
+    uint64_t map_off;          /* file offset of map */
+    const unsigned char *p, *end; /* unread bytes of the run */
     const unsigned char *k, *v;
     size_t klen, vlen;
+    uint64_t pfx;              /* first 8 key bytes, big-endian, zero padded */
+    size_t idx;                /* position in srcs: higher = newer */
     int live;
 } src;
 
@@ -214,14 +222,44 @@ struct sy_rowmerge {
     sy_rowbuf *b;
     src *srcs;     /* runs oldest first, memory last (newest) */
     size_t nsrcs;
+    src **heap;    /* live sources, smallest key on top; equal keys: newest on top */
+    size_t nheap;
     size_t mem_i;  /* next entry of the memory source */
     uint64_t dups;
     src *pending;  /* source of the row returned last; advanced on the next call */
 };
 
+/* Key order of two sources' current rows (prefix first, then the bytes). */
+static int src_key_cmp(const src *a, const src *b) {
+    if (a->pfx != b->pfx) return a->pfx < b->pfx ? -1 : 1;
+    if (a->klen <= 8 && b->klen <= 8) return a->klen < b->klen ? -1 : a->klen > b->klen;
+    return key_cmp(a->k, a->klen, b->k, b->klen);
+}
+
+/* Heap order: smaller key first; on equal keys the newer source first. */
+static int src_before(const src *a, const src *b) {
+    int c = src_key_cmp(a, b);
+    return c ? c < 0 : a->idx > b->idx;
+}
+
+static void heap_down(sy_rowmerge *m, size_t i) {
+    src **h = m->heap;
+    size_t n = m->nheap;
+    src *x = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && src_before(h[c + 1], h[c])) c++;
+        if (!src_before(h[c], x)) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = x;
+}
+
 /* Advances a source; returns 0 ok (live may become 0 at end), <0 on error. */
 static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
-    if (!s->f) {
+    if (!s->path) {
         sy_rowbuf *b = m->b;
         while (m->mem_i < b->n && superseded(b, m->mem_i)) {
             m->mem_i++;
@@ -231,42 +269,40 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
             s->live = 0;
             return 0;
         }
-        const unsigned char *rec = b->ents[m->mem_i++].rec;
-        s->klen = rd32(rec);
-        s->vlen = rd32(rec + 4);
-        s->k = rec + 8;
-        s->v = rec + 8 + s->klen;
+        const sy_rowent *e = &b->ents[m->mem_i++];
+        s->klen = rd32(e->rec);
+        s->vlen = rd32(e->rec + 4);
+        s->k = e->rec + 8;
+        s->v = e->rec + 8 + s->klen;
+        s->pfx = e->prefix;
         s->live = 1;
         return 0;
     }
-    unsigned char hdr[8];
-    if (s->left == 0) {
+    size_t left = (size_t)(s->end - s->p);
+    if (left == 0) {
         s->live = 0;
         return 0;
     }
-    if (s->left < 8 || fread(hdr, 1, 8, s->f) != 8) goto corrupt;
-    size_t kl = rd32(hdr), vl = rd32(hdr + 4);
-    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > s->left - 8) goto corrupt;
-    s->left -= 8 + kl + vl;
-    if (kl + vl > s->bufcap) {
-        size_t cap = kl + vl + 64;
-        unsigned char *nb = sy_realloc(s->buf, cap);
-        if (!nb) {
-            *st = sy_err(SHARDY_ENOMEM, "out of memory merging run %s", s->path);
-            return -1;
-        }
-        s->buf = nb;
-        s->bufcap = cap;
+    if (left < 8) goto corrupt;
+    size_t kl = rd32(s->p), vl = rd32(s->p + 4);
+    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > left - 8) goto corrupt;
+    const unsigned char *k = s->p + 8;
+    if (s->live && key_cmp(s->k, s->klen, k, kl) >= 0) {
+        *st = sy_err(SHARDY_EFORMAT, "run %s: keys not strictly increasing at byte %llu of the file", s->path,
+                     (unsigned long long)(s->map_off + (uint64_t)(s->p - s->map)));
+        return -1;
     }
-    if (kl + vl && fread(s->buf, 1, kl + vl, s->f) != kl + vl) goto corrupt;
-    s->k = s->buf;
-    s->v = s->buf + kl;
+    s->k = k;
     s->klen = kl;
+    s->v = k + kl;
     s->vlen = vl;
+    s->pfx = key_prefix(k, kl);
+    s->p = k + kl + vl;
     s->live = 1;
     return 0;
 corrupt:
-    *st = sy_err(ferror(s->f) ? SHARDY_EIO : SHARDY_EFORMAT, "run %s is truncated or unreadable", s->path);
+    *st = sy_err(SHARDY_EFORMAT, "run %s is truncated or corrupt: the record at byte %llu does not fit in the %zu bytes left",
+                 s->path, (unsigned long long)(s->map_off + (uint64_t)(s->p - s->map)), left);
     return -1;
 }
 
@@ -277,29 +313,63 @@ shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) {
     if (!m) return sy_err(SHARDY_ENOMEM, "out of memory opening a merge");
     m->b = b;
     m->srcs = sy_calloc(b->nruns + 1, sizeof *m->srcs);
-    if (!m->srcs) {
-        sy_free(m);
-        return sy_err(SHARDY_ENOMEM, "out of memory opening a merge");
+    m->heap = sy_calloc(b->nruns + 1, sizeof *m->heap);
+    if (!m->srcs || !m->heap) {
+        st = sy_err(SHARDY_ENOMEM, "out of memory opening a merge");
+        goto done;
     }
     sy_rowbuf_sort(b);
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     for (size_t i = 0; i < b->nruns; i++) {
-        src *s = &m->srcs[m->nsrcs++];
-        s->path = b->runs[i].path;
-        s->left = b->runs[i].len;
-        s->f = fopen(s->path, "rb");
-        if (!s->f) {
-            st = sy_err_errno(errno, "cannot open spill run", s->path);
+        const sy_rowrun *r = &b->runs[i];
+        src *s = &m->srcs[m->nsrcs];
+        s->idx = m->nsrcs++;
+        s->path = r->path;
+        if (r->len == 0) continue;
+        if (r->len > SIZE_MAX / 2 || r->off > UINT64_MAX - r->len) {
+            st = sy_err(SHARDY_EFORMAT, "run %s: byte range [%llu, +%llu) is not addressable", r->path,
+                        (unsigned long long)r->off, (unsigned long long)r->len);
             goto done;
         }
-        if (b->runs[i].off && fseeko(s->f, (off_t)b->runs[i].off, SEEK_SET) != 0) {
-            st = sy_err_errno(errno, "cannot seek in run", s->path);
+        int fd = open(r->path, O_RDONLY | O_CLOEXEC);
+        struct stat sb;
+        if (fd < 0 || fstat(fd, &sb) != 0) {
+            st = sy_err_errno(errno, "cannot open run", r->path);
+            if (fd >= 0) close(fd);
             goto done;
         }
-        setvbuf(s->f, NULL, _IOFBF, 1 << 18);
-        if (src_next(m, s, &st) < 0) goto done;
+        if ((uint64_t)sb.st_size < r->off + r->len) {
+            close(fd);
+            st = sy_err(SHARDY_EFORMAT, "run %s is truncated: %llu bytes, the run needs [%llu, %llu)", r->path,
+                        (unsigned long long)sb.st_size, (unsigned long long)r->off,
+                        (unsigned long long)(r->off + r->len));
+            goto done;
+        }
+        uint64_t start = r->off - r->off % page;
+        size_t len = (size_t)(r->off + r->len - start);
+        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+        int err = errno;
+        close(fd);
+        if (map == MAP_FAILED) {
+            st = sy_err_errno(err, "cannot map run", r->path);
+            goto done;
+        }
+        (void)madvise(map, len, MADV_SEQUENTIAL);
+        s->map = map;
+        s->maplen = len;
+        s->map_off = start;
+        s->p = s->map + (r->off - start);
+        s->end = s->p + r->len;
     }
-    m->nsrcs++; /* the memory source, newest */
-    if (src_next(m, &m->srcs[m->nsrcs - 1], &st) < 0) goto done;
+    m->srcs[m->nsrcs].idx = m->nsrcs; /* the memory source, newest */
+    m->nsrcs++;
+    for (size_t i = 0; i < m->nsrcs; i++) {
+        src *s = &m->srcs[i];
+        if (src_next(m, s, &st) < 0) goto done;
+        if (s->live) m->heap[m->nheap++] = s;
+    }
+    for (size_t i = m->nheap / 2; i-- > 0;) heap_down(m, i);
 done:
     if (st) {
         sy_rowmerge_close(&m);
@@ -309,26 +379,37 @@ done:
     return SHARDY_OK;
 }
 
+/* Advances the top source and restores the heap. */
+static int advance_top(sy_rowmerge *m, shardy_status *st) {
+    src *s = m->heap[0];
+    if (src_next(m, s, st) < 0) return -1;
+    if (!s->live) m->heap[0] = m->heap[--m->nheap];
+    if (m->nheap) heap_down(m, 0);
+    return 0;
+}
+
 int sy_rowmerge_next(sy_rowmerge *m, const void **k, size_t *klen, const void **v, size_t *vlen, shardy_status *st) {
     /* The row returned last time stays valid until now: advance its source first. */
     if (m->pending) {
-        src *p = m->pending;
         m->pending = NULL;
-        if (src_next(m, p, st) < 0) return -1;
+        if (advance_top(m, st) < 0) return -1;
     }
-    /* Smallest key; on ties the newest source (highest index) wins and the others are skipped. */
-    src *best = NULL;
-    for (size_t i = 0; i < m->nsrcs; i++) {
-        src *s = &m->srcs[i];
-        if (s->live && (!best || key_cmp(s->k, s->klen, best->k, best->klen) <= 0)) best = s;
-    }
-    if (!best) return 0;
-    for (size_t i = 0; i < m->nsrcs; i++) {
-        src *s = &m->srcs[i];
-        while (s != best && s->live && s->klen == best->klen && !memcmp(s->k, best->k, s->klen)) {
-            m->dups++;
-            if (src_next(m, s, st) < 0) return -1;
+    if (!m->nheap) return 0;
+    /* The top is the smallest key, from the newest source holding it; older copies are skipped.
+     * Each is advanced while it is not on top, so the top's row stays in place meanwhile. */
+    src *best = m->heap[0];
+    for (;;) {
+        size_t n = m->nheap, c = 1;
+        if (n > 2 && src_before(m->heap[2], m->heap[1])) c = 2;
+        if (c >= n || src_key_cmp(m->heap[c], best) != 0) break;
+        src *old = m->heap[c];
+        m->dups++;
+        if (src_next(m, old, st) < 0) return -1;
+        if (!old->live) {
+            m->heap[c] = m->heap[--m->nheap];
+            if (c == m->nheap) continue; /* it was the last slot */
         }
+        heap_down(m, c);
     }
     *k = best->k;
     *klen = best->klen;
@@ -343,11 +424,10 @@ uint64_t sy_rowmerge_duplicates(const sy_rowmerge *m) { return m->dups + m->b->s
 void sy_rowmerge_close(sy_rowmerge **pm) {
     sy_rowmerge *m = pm ? *pm : NULL;
     if (!m) return;
-    for (size_t i = 0; i < m->nsrcs; i++) {
-        if (m->srcs[i].f) fclose(m->srcs[i].f);
-        sy_free(m->srcs[i].buf);
-    }
+    for (size_t i = 0; m->srcs && i < m->nsrcs; i++)
+        if (m->srcs[i].map) munmap(m->srcs[i].map, m->srcs[i].maplen);
     sy_free(m->srcs);
+    sy_free(m->heap);
     sy_free(m);
     *pm = NULL;
 }

@@ -119,8 +119,8 @@ shardy_status sy_shard_write_attempt(const sy_shardwrite_cfg *c, sy_rowbuf *rb, 
     sy_shard_writer_close(&w);
     SY_TRY(sy_uuid4_hex(a->checkpoint_id)); /* stamped after a successful seal (spec §5.12) */
     if (c->uploaded) atomic_store(c->uploaded, 1);
-    SY_TRY(sy_store_put_file(c->store, shard_obj, local, "application/x-sqlite3"));
-    unlink(local);
+    st = sy_store_move_file(c->store, shard_obj, local, "application/x-sqlite3");
+    if (st) unlink(local);
     rmdir(dir);
 done:
     sy_shard_writer_close(&w); /* not sealed → deletes the partial file */

@@ -86,6 +86,104 @@ static void test_memory_only(void) { run_case(20000, 0, 1); }
 static void test_with_spills(void) { run_case(20000, 3000, 2); }
 static void test_spill_every_row(void) { run_case(300, 1, 3); }
 static void test_empty(void) { run_case(0, 0, 4); }
+static void test_many_runs(void) { run_case(20000, 500, 5); } /* 40 runs + memory: the heap at depth */
+
+/* Appends one run-format record to f. */
+static void put_rec(FILE *f, const char *k, const char *v) {
+    uint32_t kl = (uint32_t)strlen(k), vl = (uint32_t)strlen(v);
+    unsigned char hdr[8];
+    for (int i = 0; i < 4; i++) {
+        hdr[i] = (unsigned char)(kl >> (8 * i));
+        hdr[4 + i] = (unsigned char)(vl >> (8 * i));
+    }
+    REQUIRE(fwrite(hdr, 1, 8, f) == 8 && fwrite(k, 1, kl, f) == kl && fwrite(v, 1, vl, f) == vl);
+}
+
+/* Runs that are byte ranges at unaligned offsets of a bigger file (exchange sections), an empty
+ * run, and newer runs overriding older ones for equal keys. */
+static void test_section_runs(void) {
+    const char *dir = test_tmpdir("rowbuf-sections");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/exchange.run", dir);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    for (int i = 0; i < 5001; i++) fputc('#', f); /* junk before the first section */
+    long a0 = ftell(f);
+    put_rec(f, "apple", "old-apple");
+    put_rec(f, "cherry", "old-cherry");
+    put_rec(f, "kiwi", "old-kiwi");
+    long a1 = ftell(f);
+    fputs("junk between sections", f);
+    long b0 = ftell(f);
+    put_rec(f, "banana", "new-banana");
+    put_rec(f, "cherry", "new-cherry");
+    put_rec(f, "zz", "");
+    long b1 = ftell(f);
+    fputs("trailing junk", f);
+    REQUIRE(fclose(f) == 0);
+    sy_rowbuf b;
+    sy_rowbuf_init(&b);
+    CHECK_OK(sy_rowbuf_add_run(&b, path, (uint64_t)a0, (uint64_t)(a1 - a0), 3, 0));
+    CHECK_OK(sy_rowbuf_add_run(&b, path, (uint64_t)a1, 0, 0, 0)); /* empty section */
+    CHECK_OK(sy_rowbuf_add_run(&b, path, (uint64_t)b0, (uint64_t)(b1 - b0), 3, 0));
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(&b, &m));
+    REQUIRE(m != NULL);
+    const char *want[][2] = {{"apple", "old-apple"}, {"banana", "new-banana"}, {"cherry", "new-cherry"},
+                             {"kiwi", "old-kiwi"}, {"zz", ""}};
+    const void *k, *v;
+    size_t kl, vl, n = 0;
+    shardy_status st = SHARDY_OK;
+    int rc;
+    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
+        REQUIRE(n < 5);
+        CHECK(kl == strlen(want[n][0]) && !memcmp(k, want[n][0], kl));
+        CHECK(vl == strlen(want[n][1]) && !memcmp(v, want[n][1], vl));
+        n++;
+    }
+    CHECK_EQ_INT(rc, 0);
+    CHECK_EQ_INT(n, 5);
+    CHECK_EQ_U64(sy_rowmerge_duplicates(m), 1);
+    sy_rowmerge_close(&m);
+    sy_rowbuf_free(&b);
+    CHECK(access(path, F_OK) == 0); /* not owned: left in place */
+}
+
+/* A run whose keys go backwards, or whose range lies past the end of the file, is a format error
+ * naming the file (not a silently mis-ordered shard). */
+static void test_bad_section_runs(void) {
+    const char *dir = test_tmpdir("rowbuf-bad-sections");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/bad.run", dir);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    put_rec(f, "b", "1");
+    put_rec(f, "a", "2");
+    long end = ftell(f);
+    REQUIRE(fclose(f) == 0);
+    const void *k, *v;
+    size_t kl, vl;
+    shardy_status st = SHARDY_OK;
+    sy_rowbuf b;
+    sy_rowbuf_init(&b);
+    CHECK_OK(sy_rowbuf_add_run(&b, path, 0, (uint64_t)end, 2, 0));
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(&b, &m));
+    REQUIRE(m != NULL);
+    CHECK_EQ_INT(sy_rowmerge_next(m, &k, &kl, &v, &vl, &st), 1);
+    CHECK_EQ_INT(sy_rowmerge_next(m, &k, &kl, &v, &vl, &st), -1);
+    CHECK_EQ_INT(st, SHARDY_EFORMAT);
+    CHECK_ERRMSG_HAS("not strictly increasing");
+    CHECK_ERRMSG_HAS(path);
+    sy_rowmerge_close(&m);
+    sy_rowbuf_free(&b);
+    sy_rowbuf_init(&b);
+    CHECK_OK(sy_rowbuf_add_run(&b, path, 4, (uint64_t)end, 2, 0)); /* runs 4 bytes past the end */
+    CHECK_ST(sy_rowmerge_open(&b, &m), SHARDY_EFORMAT);
+    CHECK_ERRMSG_HAS("truncated");
+    CHECK(m == NULL);
+    sy_rowbuf_free(&b);
+}
 
 static void test_corrupt_run(void) {
     const char *dir = test_tmpdir("rowbuf-corrupt");
@@ -128,4 +226,5 @@ static void test_alloc_failure(void) {
     sy_rowbuf_free(&b);
 }
 
-TEST_MAIN(test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_corrupt_run, test_alloc_failure)
+TEST_MAIN(test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_section_runs,
+          test_bad_section_runs, test_corrupt_run, test_alloc_failure)

@@ -537,6 +537,22 @@ static void case_files(fixture *f) {
     CHECK_ERRMSG_HAS(strerror(EISDIR));
     sy_buf b = SY_BUF_INIT;
     CHECK_ST(sy_store_get(f->s, U(f, "up/x"), &b), SHARDY_ENOTFOUND);
+
+    /* move_file: the local file becomes the object (file://: renamed into place) and is gone */
+    write_local(L(f, "mv.bin"), data, len);
+    CHECK_OK(sy_store_move_file(f->s, U(f, "mv/deep/moved.bin"), L(f, "mv.bin"), NULL));
+    check_get(f, "mv/deep/moved.bin", data, len);
+    CHECK(access(L(f, "mv.bin"), F_OK) != 0);
+    write_local(L(f, "mv2.bin"), "second", 6); /* over an existing object */
+    CHECK_OK(sy_store_move_file(f->s, U(f, "mv/deep/moved.bin"), L(f, "mv2.bin"), NULL));
+    check_get_str(f, "mv/deep/moved.bin", "second");
+    CHECK(access(L(f, "mv2.bin"), F_OK) != 0);
+    CHECK_ST(sy_store_move_file(f->s, U(f, "mv/x"), L(f, "missing.bin"), NULL), SHARDY_ENOTFOUND);
+    CHECK_ERRMSG_HAS(L(f, "missing.bin"));
+    CHECK_ERRMSG_HAS(U(f, "mv/x"));
+    CHECK(sy_store_move_file(f->s, U(f, "mv/x"), f->local, NULL) != SHARDY_OK); /* a directory */
+    CHECK(access(f->local, F_OK) == 0);
+    CHECK_ST(sy_store_get(f->s, U(f, "mv/x"), &b), SHARDY_ENOTFOUND);
     sy_buf_free(&b);
     free(data);
 }
@@ -846,6 +862,29 @@ static void test_file_os_errors(void) {
     check_get_str(&f, "ro/obj", "old value");
     CHECK_EQ_INT(count_temp_files(f.dir), 0);
     sy_buf_free(&b);
+    fixture_close(&f);
+}
+
+/* move_file across file systems (EXDEV: the scratch file on /dev/shm, the store elsewhere) copies
+ * and then deletes the local file; skipped when /dev/shm is missing or on the same device. */
+static void test_file_move_cross_device(void) {
+    fixture f;
+    struct stat a, b;
+    fixture_open(&f, BK_FILE, "mvxdev");
+    REQUIRE(f.s != NULL);
+    char local[256];
+    snprintf(local, sizeof local, "/dev/shm/shardy-test-move-%ld", (long)getpid());
+    if (stat("/dev/shm", &a) != 0 || stat(f.dir, &b) != 0 || a.st_dev == b.st_dev) {
+        printf("test_file_move_cross_device: skipped (no /dev/shm on another file system)\n");
+        fixture_close(&f);
+        return;
+    }
+    write_local(local, "across devices", 14);
+    CHECK_OK(sy_store_move_file(f.s, U(&f, "x/moved"), local, NULL));
+    check_get_str(&f, "x/moved", "across devices");
+    CHECK(access(local, F_OK) != 0);
+    CHECK_EQ_INT(count_temp_files(f.dir), 0);
+    unlink(local);
     fixture_close(&f);
 }
 
@@ -1206,5 +1245,5 @@ static void test_alloc_failures_file(void) { run_alloc_failures(BK_FILE); }
 static void test_alloc_failures_mem(void) { run_alloc_failures(BK_MEM); }
 
 TEST_MAIN(test_suite_file, test_suite_mem, test_suite_s3, test_file_open_paths, test_file_os_errors,
-          test_file_write_failure, test_file_put_from_fifo, test_file_list_tree, test_file_prune,
+          test_file_write_failure, test_file_move_cross_device, test_file_put_from_fifo, test_file_list_tree, test_file_prune,
           test_mem_namespaces, test_alloc_failures_file, test_alloc_failures_mem)

@@ -18,8 +18,12 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
 6. ``verify_routing``: the first 20 sampled rows' ids are re-derived on the driver with the
    reader's router (``_native.route_hash`` / ``CelRouter.route``); any mismatch →
    ``ShardAssignmentError``;
-7. stage 2 (``sc.parallelize(..., num_dbs)``, one task per shard: partition ``i`` = shard ``i``):
-   the task's ``AttemptWriter`` merges its shard's section of every exchange object (partition
+7. stage 2 (``sc.parallelize(groups, T)``): the shards are dealt to ``T`` tasks
+   (``options.shard_write_tasks``, default ``min(num_dbs, defaultParallelism)``), largest shard
+   first (by exchange bytes) to the least loaded task, ties by shard id — deterministic, so a
+   retried task gets the same shards; each shard is written by exactly one task, and a task writes
+   its shards one after another. For each shard an ``AttemptWriter`` merges its section of every
+   exchange object (partition
    order: for a key found in several input partitions the highest partition wins) into SQLite in
    key order (so ``sort_within_partitions`` holds by construction), under ``.../db=NNNNN/attempt=NN``
    where ``attempt = spark_attempt × (1 + shard_retry.max_retries) + retry`` — Spark retries,
@@ -38,6 +42,7 @@ what the run uploaded.
 """
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import pickle
@@ -159,6 +164,22 @@ def _options(options):
 
         return SparkWriteOptions()
     return options
+
+
+def _group_shards(sections: List[list], ntasks: int) -> List[list]:
+    """Deals the shards to ntasks groups: largest (exchange bytes) first to the least loaded
+    group, ties by shard id / group index. Deterministic for the same stage-1 results."""
+    sizes = [sum(sec[2] for sec in secs) for secs in sections]
+    ntasks = max(1, min(ntasks, len(sections)))
+    groups: List[list] = [[] for _ in range(ntasks)]
+    loads = [(0, i) for i in range(ntasks)]  # heap of (bytes, group)
+    for db_id in sorted(range(len(sections)), key=lambda d: (-sizes[d], d)):
+        load, g = heapq.heappop(loads)
+        groups[g].append((db_id, sections[db_id]))
+        heapq.heappush(loads, (load + sizes[db_id], g))
+    for g in groups:
+        g.sort(key=lambda item: item[0])
+    return groups
 
 
 def _validate(df, config, input, options, strategy):  # noqa: A002
@@ -317,10 +338,12 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
             for sec in x["sections"]:
                 sections[sec["db_id"]].append((x["url"], sec["offset"], sec["length"], sec["rows"]))
 
-        # stage 2: one task per shard merges its sections into a shard attempt
+        # stage 2: each task merges its shards' sections into shard attempts, one shard at a time
+        ntasks = getattr(options, "shard_write_tasks", None) or min(num_dbs, max(1, int(sc.defaultParallelism)))
+        groups = _group_shards(sections, ntasks)
         write = _write_fn(route_opts, retry)
         try:
-            results = sc.parallelize(list(enumerate(sections)), num_dbs).mapPartitions(write).collect()
+            results = sc.parallelize(groups, len(groups)).mapPartitions(write).collect()
         except Exception as exc:  # noqa: BLE001
             _wait_for_tasks(sc, group)
             _raise_job_failure(exc)
@@ -537,7 +560,7 @@ def _write_fn(route_opts, retry):
         spark_attempt = tc.attemptNumber() if tc else 0
         stage_id = tc.stageId() if tc else None
         task_attempt_id = tc.taskAttemptId() if tc else None
-        for db_id, sections in items:
+        for db_id, sections in (item for group in items for item in group):
             result = None
             for i in range(1 + max_retries):
                 attempt = spark_attempt * (1 + max_retries) + i

@@ -91,12 +91,12 @@ def local_property(spark, name, value):
         sc.setLocalProperty(name, None)
 
 
-def build_with_hook(spark, hook, value, df, config, input):  # noqa: A002
+def build_with_hook(spark, hook, value, df, config, input, options=None):  # noqa: A002
     """write_hash_sharded with a writer test hook (shardyfusion.test.<hook>) set for the build."""
     from shardyfusion.writer.spark import write_hash_sharded
 
     with local_property(spark, "shardyfusion.test." + hook, value):
-        return write_hash_sharded(df, config, input)
+        return write_hash_sharded(df, config, input, options)
 
 
 def winners_only(prefix, result):

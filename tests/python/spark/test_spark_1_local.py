@@ -20,6 +20,7 @@ from shardyfusion import (  # noqa: E402
     PublishManifestError,
     ShardAssignmentError,
     ShardCoverageError,
+    SparkWriteOptions,
 )
 from shardyfusion.reader import ShardedReader  # noqa: E402
 from shardyfusion.serde import ValueSpec  # noqa: E402
@@ -159,8 +160,10 @@ def test_rate_limit_is_per_partition(spark_local, prefix, tmp_path):
 
 # --- retries, shard_retry, loser sweep --------------------------------------------------------
 def test_task_failure_after_upload_is_retried_and_loser_swept(spark_local, prefix, tmp_path):
+    # one task per shard: a failure repeats only its own shard
     result = build_with_hook(spark_local, "fail_after_upload", "2:0,5:0,5:1", payload_df(spark_local),
-                             HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix), _input())
+                             HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix), _input(),
+                             SparkWriteOptions(shard_write_tasks=8))
     att = {w.db_id: w.attempt for w in result.winners}
     assert att[2] == 1 and att[5] == 2 and all(a == 0 for d, a in att.items() if d not in (2, 5))
     check_snapshot(prefix, N, tmp_path)
@@ -175,11 +178,47 @@ def test_shard_retry_in_task_composes_attempt_numbers(spark_local, prefix, tmp_p
     config = HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix,
                                     shard_retry=RetryConfig(max_retries=2, initial_backoff=timedelta(seconds=0.01)))
     result = build_with_hook(spark_local, "fail_after_upload", "1:0,1:1,3:0,3:1,3:2", payload_df(spark_local),
-                             config, _input())
+                             config, _input(), SparkWriteOptions(shard_write_tasks=4))
     att = {w.db_id: w.attempt for w in result.winners}
     assert att == {0: 0, 1: 2, 2: 0, 3: 3}
     check_snapshot(prefix, N, tmp_path)
     winners_only(prefix, result)
+
+
+def test_shards_are_dealt_to_one_task_per_core(spark_local, prefix, tmp_path):
+    # local[2]: the 8 shards go to 2 tasks (largest first to the least loaded), every shard once
+    result = write_hash_sharded(payload_df(spark_local), HashShardedWriteConfig(num_dbs=8, s3_prefix=prefix), _input())
+    tasks = {}
+    for w in result.winners:
+        tasks.setdefault(w.writer_info.task_attempt_id, []).append(w.db_id)
+    assert len(tasks) == 2 and sorted(d for v in tasks.values() for d in v) == list(range(8)), tasks
+    check_snapshot(prefix, N, tmp_path)
+
+
+def test_grouped_task_failure_rewrites_its_shards(spark_local, prefix, tmp_path):
+    # 6 shards in 2 tasks: shard 4's first try fails after upload, so Spark reruns its whole task;
+    # every shard of that task wins with attempt 1, the other task's with 0; the first run's
+    # uploads are swept
+    result = build_with_hook(spark_local, "fail_after_upload", "4:0", payload_df(spark_local),
+                             HashShardedWriteConfig(num_dbs=6, s3_prefix=prefix), _input(),
+                             SparkWriteOptions(shard_write_tasks=2))
+    by_task = {}
+    for w in result.winners:
+        by_task.setdefault(w.writer_info.task_attempt_id, set()).add((w.db_id, w.attempt))
+    assert len(by_task) == 2, by_task
+    rerun = [g for g in by_task.values() if (4, 1) in g]
+    assert len(rerun) == 1 and {a for _, a in rerun[0]} == {1} and len(rerun[0]) >= 2, by_task
+    other = [g for g in by_task.values() if (4, 1) not in g][0]
+    assert {a for _, a in other} == {0}, by_task
+    check_snapshot(prefix, N, tmp_path)
+    winners_only(prefix, result)
+
+
+def test_shard_write_tasks_is_validated(spark_local, prefix):
+    with pytest.raises(ConfigValidationError, match="options.shard_write_tasks must be > 0"):
+        write_hash_sharded(payload_df(spark_local, n=10), HashShardedWriteConfig(num_dbs=2, s3_prefix=prefix),
+                           _input(), SparkWriteOptions(shard_write_tasks=0))
+    assert not os.path.exists(prefix) or not os.listdir(prefix)
 
 
 def test_stage1_failure_is_retried_and_its_exchange_swept(spark_local, prefix, tmp_path):
