@@ -5,7 +5,8 @@ DataFrame is cached and materialised first, so both writes start from the same i
 each is run twice (first run warms up the JVM and Python workers) and the second run is timed.
 Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5), and, as the
 floor of any mapInArrow pipeline, spark_arrow_passthrough_s: the same DataFrame handed to Python
-batch by batch and dropped (with its ratio to the Parquet write).
+batch by batch and dropped, with the input coalesced to one task per core as the writer's stage 1
+does (with its ratio to the Parquet write), and spark_arrow_passthrough_16_s without the coalesce.
 
 Usage: python bench/spark_bench.py [ROWS] [WORKDIR]
 """
@@ -64,7 +65,7 @@ def main():
         shutil.rmtree(out, ignore_errors=True)
         return dt
 
-    def passthrough(run):
+    def passthrough(run, coalesce=True):
         """The floor of any mapInArrow pipeline: hand every batch to Python and drop it."""
         import pyarrow as pa
 
@@ -75,7 +76,8 @@ def main():
             yield pa.RecordBatch.from_arrays([pa.array([n], pa.int64())], names=["n"])
 
         t = time.perf_counter()
-        assert sum(r[0] for r in df.mapInArrow(sink, "n long").collect()) == rows
+        src = df.coalesce(spark.sparkContext.defaultParallelism) if coalesce else df
+        assert sum(r[0] for r in src.mapInArrow(sink, "n long").collect()) == rows
         return time.perf_counter() - t
 
     parquet(0)
@@ -84,6 +86,7 @@ def main():
     p = parquet(1)
     s = snapshot(1)
     a = passthrough(1)
+    a16 = passthrough(1, coalesce=False)
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
     print(f"spark_rows={rows}")
@@ -92,6 +95,7 @@ def main():
     print(f"spark_vs_parquet_ratio={s / p:.2f}")
     print(f"spark_arrow_passthrough_s={a:.2f}")
     print(f"spark_passthrough_vs_parquet_ratio={a / p:.2f}")
+    print(f"spark_arrow_passthrough_16_s={a16:.2f}")
 
 
 if __name__ == "__main__":

@@ -13,18 +13,18 @@ jobs=${SHARDY_FUZZ_JOBS:-1}
 CC=clang cmake -S "$root" -B "$build" -G Ninja -DSHARDY_FUZZ=ON -DSHARDY_BUILD_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" >/dev/null
-ninja -C "$build" fuzz_manifest fuzz_current fuzz_input fuzz_cel fuzz_arrow fuzz_gen_seeds
+ninja -C "$build" fuzz_manifest fuzz_current fuzz_input fuzz_cel fuzz_arrow fuzz_exchange fuzz_gen_seeds
 
 corpus=$build/fuzz-corpus
 artifacts=$build/fuzz-artifacts
-mkdir -p "$corpus/manifest" "$corpus/current" "$corpus/input" "$corpus/cel" "$corpus/arrow" "$artifacts"
+mkdir -p "$corpus/manifest" "$corpus/current" "$corpus/input" "$corpus/cel" "$corpus/arrow" "$corpus/exchange" "$artifacts"
 "$build/tests/fuzz/fuzz_gen_seeds" "$corpus"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 status=0
-for target in manifest current input cel arrow; do
+for target in manifest current input cel arrow exchange; do
   echo "== fuzz_$target for ${secs}s"
   # The first corpus directory receives new inputs; the checked-in seeds are only read.
   par=()

@@ -5,7 +5,9 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
 1. validate config/input/options; ``shard_id_col`` collision check (nothing written, no run record);
 2. ``SparkConfOverrideContext`` then ``DataFrameCacheContext`` wrap everything below;
 3. HASH ``num_dbs`` (``max_keys_per_shard`` → ``df.count()``); the run record opens (C: ``Run``);
-4. stage 1 (``mapInArrow``, one task per input partition): C computes every row's shard id over the
+4. stage 1 (``mapInArrow`` over the input narrowed by ``coalesce`` to at most
+   ``options.exchange_tasks`` partitions, default ``defaultParallelism`` — no shuffle; one task per
+   resulting partition): C computes every row's shard id over the
    Arrow buffers (``route_hash_arrow`` / ``CelRouter.route_arrow``) and an ``ExchangeWriter`` keeps
    the rows per shard, sorted by key (last row of a key within the partition wins), and writes ONE
    exchange object per task attempt under the run
@@ -24,7 +26,8 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
    retried task gets the same shards; each shard is written by exactly one task, and a task writes
    its shards one after another. For each shard an ``AttemptWriter`` merges its section of every
    exchange object (partition
-   order: for a key found in several input partitions the highest partition wins) into SQLite in
+   order: for a key found in several stage-1 partitions the highest wins — the highest input
+   partition when nothing was coalesced, see ``SparkWriteOptions``) into SQLite in
    key order (so ``sort_within_partitions`` holds by construction), under ``.../db=NNNNN/attempt=NN``
    where ``attempt = spark_attempt × (1 + shard_retry.max_retries) + retry`` — Spark retries,
    speculative copies and in-task retries never share a path (in-task retries re-read the
@@ -322,7 +325,10 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
         # stage 1: route + sort per shard into one exchange object per input partition
         exchange = _exchange_fn(strategy, route_opts, input.key_col, value_kind, value_cols, value_fn, sample_cols)
         try:
-            stage1 = [pickle.loads(r[0]) for r in data.mapInArrow(exchange, result_schema).collect()]
+            ntasks1 = getattr(options, "exchange_tasks", None) or max(1, int(sc.defaultParallelism))
+            source = data.coalesce(ntasks1)  # never adds partitions; narrow, no shuffle
+            stage1 = [pickle.loads(r[0]) for r in source.mapInArrow(exchange, result_schema).collect()]
+            ntasks1 = len(stage1)
         except Exception as exc:  # noqa: BLE001 - Spark wraps everything; classify by the task's text
             _wait_for_tasks(sc, group)
             _raise_job_failure(exc)
@@ -358,8 +364,9 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
     except _native.NativeError as err:
         raise_native(err, "publish")
     t_done = time.monotonic()
-    log.info("spark_build_timing run_id=%s stage1_s=%.2f stage2_s=%.2f publish_s=%.2f", run.run_id,
-             t_stage1 - t_start, t_stage2 - t_stage1, t_done - t_stage2)
+    log.info("spark_build_timing run_id=%s exchange_tasks=%d shard_write_tasks=%d stage1_s=%.2f stage2_s=%.2f "
+             "publish_s=%.2f", run.run_id, ntasks1, len(groups), t_stage1 - t_start, t_stage2 - t_stage1,
+             t_done - t_stage2)
     return build_result(native)
 
 

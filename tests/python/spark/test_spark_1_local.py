@@ -243,13 +243,31 @@ def test_stage1_failure_exhausted_is_a_coverage_error(spark_local, prefix, tmp_p
 
 
 def test_duplicate_keys_across_partitions_highest_partition_wins(spark_local, prefix, tmp_path):
-    # range partitions are contiguous: key k comes from ids k, k + 10, k + 20 in partitions 0, 1, 2
+    # range partitions are contiguous: key k comes from ids k, k + 10, k + 20 in partitions 0, 1, 2;
+    # with one stage-1 task per input partition (no coalesce) the highest partition wins
     df = spark_local.range(0, 30, numPartitions=3).select(
         (F.col("id") % 10).alias("id"), F.expr("cast(concat('payload-', id) as binary)").alias("payload"))
-    result = write_hash_sharded(df, HashShardedWriteConfig(num_dbs=3, s3_prefix=prefix), _input())
+    result = write_hash_sharded(df, HashShardedWriteConfig(num_dbs=3, s3_prefix=prefix), _input(),
+                                SparkWriteOptions(exchange_tasks=3))
     assert sum(w.row_count for w in result.winners) == 30  # rows written, duplicates counted
     got = read_all(prefix, list(range(10)), tmp_path)
     assert got == {k: b"payload-%d" % (k + 20) for k in range(10)}
+
+
+def test_input_is_coalesced_to_one_exchange_task_per_core(spark_local, prefix, tmp_path, caplog):
+    # 7 input partitions of 1000 ids on local[2]: stage 1 runs 2 tasks. Key k = id % 500 occurs
+    # twice in every partition (ids p*1000 + k and p*1000 + 500 + k): within a partition the later
+    # row wins, so the value comes from some partition's second occurrence
+    df = spark_local.range(0, 7000, numPartitions=7).select(
+        (F.col("id") % 500).alias("id"), F.expr("cast(concat('payload-', id) as binary)").alias("payload"))
+    with caplog.at_level("INFO", logger="shardyfusion.writer.spark"):
+        result = write_hash_sharded(df, HashShardedWriteConfig(num_dbs=4, s3_prefix=prefix), _input())
+    assert "exchange_tasks=2 " in caplog.text, caplog.text
+    assert sum(w.row_count for w in result.winners) == 7000
+    got = read_all(prefix, list(range(500)), tmp_path)
+    assert set(got) == set(range(500))
+    for k, v in got.items():
+        assert v in {b"payload-%d" % (p * 1000 + 500 + k) for p in range(7)}, (k, v)
 
 
 # --- the seed's failure-mode table ------------------------------------------------------------
