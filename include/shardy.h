@@ -207,6 +207,15 @@ typedef struct shardy_build_opts {
     const char *const *routing_values;      /* non-NULL (even with n 0): categorical mode, as text */
     size_t n_routing_values;
     int routing_values_are_ints;            /* 1: routing_values are decimal integers */
+    /* Shard-level retry (spec writer §6.3; the builder only — distributed tasks retry themselves):
+     * a shard whose write fails with a retryable status (SHARDY_EIO, SHARDY_ESTORE,
+     * SHARDY_ETIMEOUT) is written again from its buffered rows as the next attempt number, up to
+     * shard_retry_max more times, waiting shard_retry_backoff_s seconds first (multiplied by
+     * shard_retry_multiplier after each retry). 0 = no retry. The failed tries' uploads are not
+     * winners: publish sweeps them. */
+    unsigned shard_retry_max;
+    double shard_retry_backoff_s;           /* >= 0; default 1.0 */
+    double shard_retry_multiplier;          /* >= 1; default 2.0 */
 } shardy_build_opts;
 
 /* Fills o with the defaults above (all pointers NULL). Always call it before setting fields. */

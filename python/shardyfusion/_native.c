@@ -323,6 +323,10 @@ static int fill_build_opts(PyObject *d, shardy_build_opts *o, opt_holder *h) {
             else if (!(rc = opt_long(name, v, -1, INT_MAX, &x))) o->page_size = (int)x;
         } else if (!strcmp(name, "max_writes_per_second")) rc = opt_double(name, v, &o->max_writes_per_second);
         else if (!strcmp(name, "max_write_bytes_per_second")) rc = opt_double(name, v, &o->max_write_bytes_per_second);
+        else if (!strcmp(name, "shard_retry_max")) {
+            if (!(rc = opt_long(name, v, 0, UINT32_MAX, &x))) o->shard_retry_max = (unsigned)x;
+        } else if (!strcmp(name, "shard_retry_backoff_s")) rc = opt_double(name, v, &o->shard_retry_backoff_s);
+        else if (!strcmp(name, "shard_retry_multiplier")) rc = opt_double(name, v, &o->shard_retry_multiplier);
         else if (!strcmp(name, "s3_options")) {
             rc = opt_strlist(h, name, v, &h->s3, &o->n_s3_options, 0, NULL);
             o->s3_options = h->s3;

@@ -153,7 +153,7 @@ shardy_status shardy_attempt_finish(shardy_attempt_writer *w, char **result_json
     a.task_attempt_id = w->info.task_attempt_id;
     sy_shardwrite_cfg c = {w->d.store, w->d.prefix, w->d.o.shard_prefix, w->d.run_id, w->d.o.db_path_template,
                            w->staging, w->d.o.page_size, w->d.o.batch_size, w->d.o.max_writes_per_second,
-                           w->d.o.max_write_bytes_per_second, NULL, &w->uploaded};
+                           w->d.o.max_write_bytes_per_second, NULL, &w->uploaded, 0};
     SY_TRY(sy_shard_write_attempt(&c, &w->buf, w->info.db_id, w->info.attempt, &a, NULL));
     SY_TRY(sy_attempt_to_json(&a, w->d.o.key_encoding, &j));
     SY_TRY(sy_json_dump(j, SY_JSON_NO_SORT | SY_JSON_COMPACT | SY_JSON_RAW_UTF8, &text));

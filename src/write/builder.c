@@ -31,6 +31,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/alloc.h"
 #include "core/id.h"
@@ -229,6 +230,43 @@ static void record_error(shardy_builder *b, shardy_status st) {
     atomic_store(&b->abort_flag, 1);
 }
 
+/* Statuses worth another attempt of a shard (spec writer §6.3: I/O and object-store failures). */
+static int retryable(shardy_status st) { return st == SHARDY_EIO || st == SHARDY_ESTORE || st == SHARDY_ETIMEOUT; }
+
+/* Sleeps up to seconds, waking early when another shard failed. */
+static void backoff_sleep(shardy_builder *b, double seconds) {
+    int64_t end = sy_mono_ns() + (int64_t)(seconds * 1e9);
+    while (!atomic_load(&b->abort_flag)) {
+        int64_t left = end - sy_mono_ns();
+        if (left <= 0) break;
+        struct timespec ts = {0, left > 50000000 ? 50000000 : (long)left};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Writes shard db: attempt 0, then (shard_retry_max > 0) further attempts after retryable
+ * failures. The failed attempts' uploads are left for the publish sweep. */
+static shardy_status write_shard(shardy_builder *b, unsigned db) {
+    sy_attempt *a = &b->attempts[db];
+    double backoff = b->d.o.shard_retry_backoff_s;
+    for (uint32_t attempt = 0;; attempt++) {
+        a->stage_id = a->task_attempt_id = SY_NO_ID;
+        shardy_status st = sy_shard_write_attempt(&b->wcfg, &b->bufs[db], db, attempt, a, &b->attempt_dups[db]);
+        if (!st) return SHARDY_OK;
+        if (attempt >= b->d.o.shard_retry_max || !retryable(st) || atomic_load(&b->abort_flag)) {
+            sy_rowbuf_free(&b->bufs[db]);
+            if (attempt > 0) sy_err_wrap(st, "after %u attempts", attempt + 1);
+            return st;
+        }
+        if (b->d.o.progress)
+            fprintf(stderr, "shardy build: shard %u attempt %u failed (%s); retrying in %.2f s\n", db, attempt,
+                    shardy_errmsg(), backoff);
+        sy_attempt_clear(a);
+        backoff_sleep(b, backoff);
+        backoff *= b->d.o.shard_retry_multiplier;
+    }
+}
+
 static void *worker_main(void *arg) {
     shardy_builder *b = arg;
     for (;;) {
@@ -236,8 +274,7 @@ static void *worker_main(void *arg) {
         unsigned db = atomic_fetch_add(&b->next_shard, 1);
         if (db >= b->num_dbs) break;
         sy_attempt *a = &b->attempts[db];
-        a->stage_id = a->task_attempt_id = SY_NO_ID;
-        shardy_status st = sy_shard_write_attempt(&b->wcfg, &b->bufs[db], db, 0, a, &b->attempt_dups[db]);
+        shardy_status st = write_shard(b, db);
         if (st) {
             record_error(b, st);
             break;
@@ -255,7 +292,8 @@ static shardy_status run_workers(shardy_builder *b) {
     if (n > b->num_dbs) n = b->num_dbs;
     sy_shardwrite_cfg c = {b->d.store, b->d.prefix, b->d.o.shard_prefix, b->d.run_id, b->d.o.db_path_template,
                            b->staging, b->d.o.page_size, b->d.o.batch_size, b->d.o.max_writes_per_second,
-                           b->d.o.max_write_bytes_per_second, &b->abort_flag, &b->uploaded_any};
+                           b->d.o.max_write_bytes_per_second, &b->abort_flag, &b->uploaded_any,
+                           b->d.o.shard_retry_max > 0};
     b->wcfg = c;
     pthread_t *th = sy_calloc(n ? n : 1, sizeof *th);
     if (!th) return sy_err(SHARDY_ENOMEM, "out of memory starting %u writer threads", n);

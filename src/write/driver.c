@@ -138,6 +138,7 @@ static json_object *result_json(sy_driver *d, const char *ref, const sy_attempt 
         bytes += a->db_bytes;
         json_object *s = json_object_new_object();
         json_object_object_add(s, "db_id", json_object_new_int64(a->db_id));
+        json_object_object_add(s, "attempt", json_object_new_int64(a->attempt));
         json_object_object_add(s, "row_count", json_object_new_uint64(a->row_count));
         json_object_object_add(s, "db_bytes", json_object_new_uint64(a->db_bytes));
         json_object_object_add(s, "duration_ms", json_object_new_int64(a->duration_ms));

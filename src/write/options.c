@@ -17,6 +17,8 @@ void shardy_build_opts_init(shardy_build_opts *o) {
     o->key_encoding = SHARDY_KEYENC_U64BE;
     o->batch_size = 50000;
     o->memory_limit = (uint64_t)1 << 30;
+    o->shard_retry_backoff_s = 1.0;
+    o->shard_retry_multiplier = 2.0;
 }
 
 uint32_t shardy_num_dbs_for_rows(uint64_t rows, uint64_t max_keys_per_shard) {
@@ -101,6 +103,12 @@ shardy_status sy_wopts_validate(const shardy_build_opts *o, const shardy_build_o
         return sy_err(SHARDY_EINVAL, "page_size %d must be 4096, 8192, 16384, 32768, 65536 or -1 (auto)", o->page_size);
     if (o->max_writes_per_second < 0 || o->max_write_bytes_per_second < 0)
         return sy_err(SHARDY_EINVAL, "rate limits must be >= 0");
+    if (o->shard_retry_max > 1000)
+        return sy_err(SHARDY_EINVAL, "shard_retry_max %u is above 1000", o->shard_retry_max);
+    if (!(o->shard_retry_backoff_s >= 0 && o->shard_retry_backoff_s <= 3600))
+        return sy_err(SHARDY_EINVAL, "shard_retry_backoff_s must be between 0 and 3600 seconds");
+    if (!(o->shard_retry_multiplier >= 1 && o->shard_retry_multiplier <= 100))
+        return sy_err(SHARDY_EINVAL, "shard_retry_multiplier must be between 1 and 100");
     if (o->custom_json) {
         json_object *c = NULL;
         SY_TRY(sy_json_parse(o->custom_json, strlen(o->custom_json), "custom manifest fields", &c));

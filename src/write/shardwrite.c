@@ -124,7 +124,7 @@ shardy_status sy_shard_write_attempt(const sy_shardwrite_cfg *c, sy_rowbuf *rb, 
     rmdir(dir);
 done:
     sy_shard_writer_close(&w); /* not sealed → deletes the partial file */
-    sy_rowbuf_free(rb);        /* memory and run files of this shard are no longer needed */
+    if (!st || !c->keep_rows_on_failure) sy_rowbuf_free(rb); /* its memory and run files are done with */
     a->duration_ms = (sy_mono_ns() - t0) / 1000000;
     if (st) sy_err_wrap(st, "shard db_id=%u", db);
     sy_free(local);

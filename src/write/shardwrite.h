@@ -43,6 +43,7 @@ typedef struct sy_shardwrite_cfg {
     double max_write_bytes_per_second;
     atomic_int *abort_flag;       /* may be NULL: set by another thread → stop early */
     atomic_int *uploaded;         /* may be NULL: set to 1 just before the upload starts */
+    int keep_rows_on_failure;     /* 1: a failed write leaves rb intact for another attempt */
 } sy_shardwrite_cfg;
 
 /* Encodes key with enc (purpose write), checks the key/value size limits and appends the row to rb
@@ -57,7 +58,8 @@ shardy_status sy_shard_rows_spill(sy_rowbuf *rb, const char *staging, uint32_t d
 /* Writes attempt `attempt` of shard db_id from rb (see above) and fills a: db_id, attempt,
  * row_count (rows added, duplicates counted), db_url, db_bytes, min/max encoded keys,
  * checkpoint_id, duration_ms. a->stage_id / a->task_attempt_id are left as the caller set them.
- * *dups (may be NULL) = superseded duplicate rows. */
+ * *dups (may be NULL) = superseded duplicate rows. rb is freed afterwards, except after a failure
+ * when cfg->keep_rows_on_failure is set (a retry merges it again; the caller frees it then). */
 shardy_status sy_shard_write_attempt(const sy_shardwrite_cfg *cfg, sy_rowbuf *rb, uint32_t db_id, uint32_t attempt,
                                      sy_attempt *a, uint64_t *dups) SY_NODISCARD;
 

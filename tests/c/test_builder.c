@@ -379,5 +379,70 @@ static void test_store_failure_publishes_nothing(void) {
     CHECK(access(cur, F_OK) != 0);
 }
 
+/* shard_retry: attempt 0 of shard 0 cannot be stored (a regular file where its attempt directory
+ * must go → SHARDY_EIO), so the shard is written again as attempt 1, which wins; without retries
+ * the same build fails naming the shard. Bad retry options are refused. */
+static void test_shard_retry(void) {
+    const char *dir = test_tmpdir("builder-retry");
+    char snap[4200], blocker[4400];
+    snprintf(snap, sizeof snap, "%s/snap", dir);
+    for (int retry = 1; retry >= 0; retry--) {
+        snprintf(blocker, sizeof blocker, "%s/shards/run_id=retry%d/db=00000/attempt=00", snap, retry);
+        char parent[4400];
+        snprintf(parent, sizeof parent, "%s/shards/run_id=retry%d/db=00000", snap, retry);
+        char cmd[9000];
+        snprintf(cmd, sizeof cmd, "mkdir -p '%s' && touch '%s'", parent, blocker);
+        REQUIRE(system(cmd) == 0);
+        shardy_build_opts o = opts_for(snap, 2);
+        o.run_id = retry ? "retry1" : "retry0";
+        o.shard_retry_max = retry ? 2 : 0;
+        o.shard_retry_backoff_s = 0.01;
+        shardy_builder *b = NULL;
+        shardy_build_result *res = NULL;
+        CHECK_OK(shardy_builder_open(&o, &b));
+        for (int64_t i = 0; i < 200; i++) {
+            shardy_key k = shardy_key_int(i);
+            char v[32];
+            int n = snprintf(v, sizeof v, "v%lld", (long long)i);
+            CHECK_OK(shardy_builder_add(b, &k, v, (size_t)n));
+        }
+        shardy_status st = shardy_builder_finish(b, &res);
+        if (retry) {
+            CHECK_OK(st);
+            const char *json = res ? shardy_build_result_json(res) : "";
+            CHECK(strstr(json, "db=00000/attempt=01") != NULL);
+            CHECK(strstr(json, "db=00001/attempt=00") != NULL);
+            char *ref = NULL;
+            sy_manifest *m = load_current_manifest(snap, &ref);
+            REQUIRE(m != NULL);
+            CHECK_EQ_INT(sy_manifest_find_shard(m, 0)->attempt, 1);
+            char got[32];
+            int found = 0;
+            for (uint64_t i = 0; i < 200; i++)
+                for (int64_t db = 0; db < 2; db++)
+                    found += shard_lookup_u64(sy_manifest_find_shard(m, db)->db_url, i, got, sizeof got) > 0;
+            CHECK_EQ_INT(found, 200);
+            sy_manifest_free(&m);
+            sy_free(ref);
+        } else {
+            CHECK_ST(st, SHARDY_EIO);
+            CHECK_ERRMSG_HAS("db_id=0");
+        }
+        shardy_build_result_free(&res);
+        shardy_builder_close(&b);
+    }
+    /* bad retry options */
+    shardy_build_opts o = opts_for(snap, 2);
+    shardy_builder *b = NULL;
+    o.shard_retry_multiplier = 0.5;
+    CHECK_ST(shardy_builder_open(&o, &b), SHARDY_EINVAL);
+    CHECK_ERRMSG_HAS("shard_retry_multiplier");
+    o.shard_retry_multiplier = 2;
+    o.shard_retry_backoff_s = -1;
+    CHECK_ST(shardy_builder_open(&o, &b), SHARDY_EINVAL);
+    CHECK_ERRMSG_HAS("shard_retry_backoff_s");
+    CHECK(b == NULL);
+}
+
 TEST_MAIN(test_build_and_verify, test_spills_and_last_write_wins, test_empty_input, test_abort_keeps_previous,
-          test_second_build_switches_current, test_bad_options, test_store_failure_publishes_nothing)
+          test_second_build_switches_current, test_bad_options, test_store_failure_publishes_nothing, test_shard_retry)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
+import time
 import urllib.request
 import uuid
 from pathlib import Path
@@ -59,3 +61,30 @@ def s3():
         "secret_key": os.environ.get("SHARDY_TEST_S3_SECRET_KEY", "shardy-moto-secret"),
         "options": {"endpoint_url": endpoint, "region_name": "us-east-1", "addressing_style": "path"},
     }
+
+
+@pytest.fixture
+def fault_proxy(tmp_path):
+    """fault_proxy(*args) → URL of a tests/s3/faultproxy.py in front of moto (stopped after the test)."""
+    endpoint = os.environ.get("SHARDY_TEST_S3_ENDPOINT")
+    if not endpoint:
+        pytest.skip("SHARDY_TEST_S3_ENDPOINT not set (eval \"$(tests/s3/servers.sh start)\")")
+    procs = []
+
+    def start(*args):
+        out = tmp_path / f"proxy{len(procs)}.out"
+        p = subprocess.Popen([sys.executable, str(REPO / "tests" / "s3" / "faultproxy.py"), "--upstream",
+                              endpoint.replace("http://", ""), "--stats", str(tmp_path / f"stats{len(procs)}"),
+                              *args], stdout=open(out, "w"), stderr=subprocess.STDOUT)
+        procs.append(p)
+        for _ in range(200):
+            text = out.read_text()
+            if text.startswith("PORT "):
+                return f"http://127.0.0.1:{int(text.split()[1])}"
+            time.sleep(0.05)
+        raise RuntimeError("fault proxy did not start: " + out.read_text())
+
+    yield start
+    for p in procs:
+        p.terminate()
+        p.wait(timeout=10)

@@ -5,14 +5,21 @@ from __future__ import annotations
 
 import pytest
 
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
 from shardyfusion import (
     CelShardedWriteConfig,
     HashShardedWriteConfig,
     PythonRecordInput,
+    PythonWriteOptions,
     ShardedReader,
     StaticCredentialProvider,
     WriterOutputConfig,
 )
+from shardyfusion.errors import ShardyfusionError
+from shardyfusion.type_defs import RetryConfig
 from shardyfusion.writer.python import write_cel_sharded, write_hash_sharded
 
 INPUT = PythonRecordInput(key_fn=lambda r: r, value_fn=lambda r: f"v{r}".encode())
@@ -101,3 +108,41 @@ def test_credential_provider_signs_requests(s3s, tmp_path, monkeypatch):
     with pytest.raises(ShardyfusionError) as ei:
         write_hash_sharded(range(5), cfg, INPUT)
     assert "not-the-secret-xyz" not in str(ei.value)
+
+
+def _retry_cfg(s3, proxy, tmp_path, retries):
+    opts = dict(s3["options"], endpoint_url=proxy, max_attempts=1)  # no request-level retries
+    return HashShardedWriteConfig(
+        num_dbs=4, s3_prefix=s3["prefix"], s3_connection_options=opts, credential_provider=creds(s3),
+        output=WriterOutputConfig(local_root=str(tmp_path / "stage")),
+        shard_retry=RetryConfig(max_retries=retries, initial_backoff=timedelta(seconds=0.05)),
+    )
+
+
+def test_parallel_shard_retry_rewrites_a_failed_shard(s3, fault_proxy, tmp_path):
+    # The first two uploads of shard 2 get 500: with max_attempts=1 each fails its shard attempt;
+    # PYR (parallel + shard_retry) writes the shard again as attempts 1 and 2; attempt 2 wins and the
+    # failed attempts leave nothing behind.
+    proxy = fault_proxy("--schedule", "500,500", "--only", "PUT", "--path-contains", "00002/attempt")
+    res = write_hash_sharded(range(400), _retry_cfg(s3, proxy, tmp_path, 2), INPUT, PythonWriteOptions(parallel=True))
+    att = {w.db_id: w.attempt for w in res.winners}
+    assert att == {0: 0, 1: 0, 2: 2, 3: 0}, (att, [w.db_url for w in res.winners])
+    stats = (tmp_path / "stats0").read_text()
+    assert "500 2" in stats, stats
+    with ShardedReader(s3["prefix"], str(tmp_path / "cache"), s3_connection_options=s3["options"],
+                       credential_provider=creds(s3)) as r:
+        assert r.multi_get(list(range(400))) == {i: f"v{i}".encode() for i in range(400)}
+
+
+def test_shard_retry_exhausted_or_ignored_fails_the_build(s3, fault_proxy, tmp_path):
+    # retries exhausted (1 retry, 2 failures) → the build fails naming the shard, nothing published;
+    # PY1 (parallel=False) ignores shard_retry (spec), so one failure is enough there
+    proxy = fault_proxy("--schedule", "500,500", "--only", "PUT", "--path-contains", "00002/attempt")
+    with pytest.raises(ShardyfusionError, match=r"db_id=2.*after 2 attempts|after 2 attempts.*db_id=2"):
+        write_hash_sharded(range(400), _retry_cfg(s3, proxy, tmp_path, 1), INPUT, PythonWriteOptions(parallel=True))
+    proxy = fault_proxy("--schedule", "500", "--only", "PUT", "--path-contains", "00002/attempt")
+    with pytest.raises(ShardyfusionError, match="500"):
+        write_hash_sharded(range(400), _retry_cfg(s3, proxy, tmp_path, 3), INPUT, PythonWriteOptions(parallel=False))
+    with pytest.raises(urllib.error.HTTPError) as ei:  # nothing was published
+        urllib.request.urlopen(f"{s3['endpoint']}/{s3['bucket']}/snap/_CURRENT", timeout=10)
+    assert ei.value.code == 404

@@ -6,9 +6,11 @@ How it maps to the reference's modes:
     rows are handed to C in chunks. Routing, key encoding, buffering (spilling past
     ``options.buffering.max_total_batched_bytes``), SQLite writing, publish and cleanup are the C
     builder's.
-  * ``parallel=False`` writes the shards with one C writer thread; ``parallel=True`` with one per
-    CPU. No worker processes or shared memory are used (``shared_memory``/``max_queue_size`` are
-    validated only), and ``shard_retry`` is not applied (as in PY1).
+  * ``parallel=False`` (PY1) writes the shards with one C writer thread; ``parallel=True`` with one
+    per CPU. No worker processes or shared memory are used (``shared_memory``/``max_queue_size``
+    are validated only). ``config.shard_retry`` applies with ``parallel=True`` (PYR): a shard
+    whose write fails with an I/O or object-store error is written again from its buffered rows as
+    the next attempt, after ``initial_backoff × multiplier^i``; PY1 ignores it, as the spec says.
   * Rate limits apply per shard writer thread (rows/s and bytes/s per shard).
   * Callback exceptions propagate raw; nothing is published and the run record is marked failed.
 """
@@ -81,6 +83,11 @@ class _Build:
     def __init__(self, config: Any, options: PythonWriteOptions, num_dbs: Optional[int] = None):
         opts = native_opts(config, key_col="_key", writer_type=_WRITER_TYPE, num_dbs=num_dbs)
         opts["threads"] = 0 if options.parallel else 1
+        retry = getattr(getattr(config, "retry", None), "shard_retry", None)
+        if options.parallel and retry is not None:
+            opts["shard_retry_max"] = int(retry.max_retries)
+            opts["shard_retry_backoff_s"] = retry.initial_backoff.total_seconds()
+            opts["shard_retry_multiplier"] = float(retry.backoff_multiplier)
         if options.buffering.max_total_batched_bytes is not None:
             opts["memory_limit"] = options.buffering.max_total_batched_bytes
         self.config = config

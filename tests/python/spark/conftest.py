@@ -169,27 +169,3 @@ def s3_bucket():
     with urllib.request.urlopen(req, timeout=10) as r:
         assert r.status == 200
     return name
-
-
-@pytest.fixture
-def fault_proxy(tmp_path):
-    """fault_proxy(*args) → URL of a tests/s3/faultproxy.py in front of moto (stopped after the test)."""
-    procs = []
-
-    def start(*args):
-        out = tmp_path / f"proxy{len(procs)}.out"
-        p = subprocess.Popen([sys.executable, os.path.join(REPO, "tests", "s3", "faultproxy.py"), "--upstream",
-                              S3_ENDPOINT.replace("http://", ""), "--stats", str(tmp_path / f"stats{len(procs)}"),
-                              *args], stdout=open(out, "w"), stderr=subprocess.STDOUT)
-        procs.append(p)
-        for _ in range(200):
-            text = out.read_text()
-            if text.startswith("PORT "):
-                return f"http://127.0.0.1:{int(text.split()[1])}"
-            time.sleep(0.05)
-        raise RuntimeError("fault proxy did not start: " + out.read_text())
-
-    yield start
-    for p in procs:
-        p.terminate()
-        p.wait(timeout=10)
