@@ -240,16 +240,13 @@ static shardy_status write_section(sy_rowbuf *b, FILE *f, const char *path, uint
     *len = 0;
     SY_TRY(sy_rowmerge_open(b, &m));
     while ((r = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) > 0) {
-        unsigned char hdr[8];
-        for (int i = 0; i < 4; i++) {
-            hdr[i] = (unsigned char)(kl >> (8 * i));
-            hdr[4 + i] = (unsigned char)(vl >> (8 * i));
-        }
-        if (fwrite(hdr, 1, 8, f) != 8 || (kl && fwrite(k, 1, kl, f) != kl) || (vl && fwrite(v, 1, vl, f) != vl)) {
+        const unsigned char *rec = (const unsigned char *)k - 8; /* the record in place (rowbuf.h) */
+        size_t n = 8 + kl + vl;
+        if (fwrite(rec, 1, n, f) != n) {
             st = sy_err_errno(errno ? errno : EIO, "cannot write exchange object", path);
             goto done;
         }
-        *len += 8 + kl + vl;
+        *len += n;
     }
 done:
     sy_rowmerge_close(&m);

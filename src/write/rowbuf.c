@@ -121,8 +121,60 @@ static int ent_cmp(const void *pa, const void *pb) {
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+/* Orders entries [lo, hi) of equal prefix by (key, seq) when the prefix may hide different keys: a
+ * key longer than 8 bytes, or keys of different lengths (the prefix is zero padded). Equal short
+ * keys of equal length are the same key and are already in sequence order. */
+static void sort_prefix_ties(sy_rowent *e, size_t lo, size_t hi) {
+    uint32_t len = rd32(e[lo].rec);
+    int mixed = len > 8;
+    for (size_t i = lo + 1; i < hi && !mixed; i++) mixed = rd32(e[i].rec) != len;
+    if (mixed) qsort(e + lo, hi - lo, sizeof *e, ent_cmp);
+}
+
+/* Sorts the index by (key, seq): an LSD radix sort on the 8-byte prefix (stable, so equal prefixes
+ * keep insertion order = sequence order), skipping byte positions where every entry has the same
+ * byte (integer keys of one range share their high bytes), then ties broken by sort_prefix_ties.
+ * Without memory for the scratch copy it falls back to qsort. */
 void sy_rowbuf_sort(sy_rowbuf *b) {
-    if (b->n > 1) qsort(b->ents, b->n, sizeof *b->ents, ent_cmp);
+    size_t n = b->n;
+    if (n < 2) return;
+    sy_rowent *e = b->ents;
+    size_t i = 1;
+    while (i < n && e[i - 1].prefix < e[i].prefix) i++;
+    if (i == n) return; /* strictly increasing prefixes: sorted, no ties */
+    sy_rowent *tmp = n >= 64 ? sy_malloc(n * sizeof *tmp) : NULL;
+    if (!tmp) {
+        qsort(e, n, sizeof *e, ent_cmp);
+        return;
+    }
+    size_t cnt[8][256]; /* 16 KiB of stack */
+    memset(cnt, 0, sizeof cnt);
+    for (i = 0; i < n; i++) {
+        uint64_t p = e[i].prefix;
+        for (int j = 0; j < 8; j++) cnt[j][(p >> (8 * j)) & 255]++;
+    }
+    sy_rowent *src = e, *dst = tmp;
+    for (int j = 0; j < 8; j++) {
+        const size_t *c = cnt[j];
+        if (c[(src[0].prefix >> (8 * j)) & 255] == n) continue; /* one value: nothing to do */
+        size_t off[256], sum = 0;
+        for (int d = 0; d < 256; d++) {
+            off[d] = sum;
+            sum += c[d];
+        }
+        for (i = 0; i < n; i++) dst[off[(src[i].prefix >> (8 * j)) & 255]++] = src[i];
+        sy_rowent *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != e) memcpy(e, src, n * sizeof *e);
+    sy_free(tmp);
+    for (size_t lo = 0; lo < n;) {
+        size_t hi = lo + 1;
+        while (hi < n && e[hi].prefix == e[lo].prefix) hi++;
+        if (hi - lo > 1) sort_prefix_ties(e, lo, hi);
+        lo = hi;
+    }
 }
 
 /* True when entry i is superseded by entry i+1 (same key, later sequence). */
@@ -269,6 +321,7 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
             s->live = 0;
             return 0;
         }
+        if (m->mem_i + 16 < b->n) __builtin_prefetch(b->ents[m->mem_i + 16].rec); /* records are scattered */
         const sy_rowent *e = &b->ents[m->mem_i++];
         s->klen = rd32(e->rec);
         s->vlen = rd32(e->rec + 4);

@@ -85,7 +85,9 @@ typedef struct sy_rowmerge sy_rowmerge;
 /* Sorts the memory part if needed and opens every run. */
 shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) SY_NODISCARD;
 /* Next distinct key: 1 with the row (pointers valid until the next call), 0 at the end, <0 on
- * error (message set, status in *st). */
+ * error (message set, status in *st). The row is its run-format record in place: the 8 bytes
+ * before *k are [u32 klen LE][u32 vlen LE] and *v follows the key, so (k - 8, 8 + klen + vlen) is
+ * the whole record. */
 int sy_rowmerge_next(sy_rowmerge *m, const void **k, size_t *klen, const void **v, size_t *vlen,
                      shardy_status *st);
 /* Superseded rows (same key added again later) dropped so far, spills included. */

@@ -88,6 +88,89 @@ static void test_spill_every_row(void) { run_case(300, 1, 3); }
 static void test_empty(void) { run_case(0, 0, 4); }
 static void test_many_runs(void) { run_case(20000, 500, 5); } /* 40 runs + memory: the heap at depth */
 
+/* Keys that share their 8-byte prefix: longer than 8 bytes with a common head, and short keys
+ * that differ only by trailing zero bytes (the prefix is zero padded). The radix sort must leave
+ * them in key order with the last write winning, in memory and across spills. */
+static void run_tie_case(unsigned spill_every) {
+    enum { NK = 64, ROWS = 6000 };
+    unsigned char keys[NK][24];
+    size_t lens[NK];
+    for (unsigned i = 0; i < NK; i++) {
+        if (i < 40) { /* "common-h" + 1..4 varying bytes (some zero) */
+            memcpy(keys[i], "common-h", 8);
+            lens[i] = 9 + i % 4;
+            memset(keys[i] + 8, 0, lens[i] - 8);
+            if (lens[i] == 9) {
+                keys[i][8] = (unsigned char)(i / 4); /* 0..9 */
+            } else {
+                keys[i][8] = (unsigned char)(i % 3);
+                keys[i][9] = (unsigned char)i;
+            }
+        } else if (i < 52) { /* "ab" followed by 0..11 zero bytes */
+            memcpy(keys[i], "ab", 2);
+            lens[i] = 2 + (i - 40);
+            memset(keys[i] + 2, 0, lens[i] - 2);
+        } else { /* 8-byte keys: integer-like, high bytes shared */
+            lens[i] = 8;
+            memset(keys[i], 0, 8);
+            keys[i][7] = (unsigned char)(i * 3);
+        }
+    }
+    /* keys must be distinct for the model */
+    for (unsigned i = 0; i < NK; i++)
+        for (unsigned j = 0; j < i; j++) REQUIRE(!(lens[i] == lens[j] && !memcmp(keys[i], keys[j], lens[i])));
+    const char *dir = test_tmpdir("rowbuf-ties");
+    uint32_t last[NK] = {0};
+    sy_rowbuf b;
+    sy_rowbuf_init(&b);
+    srand(99 + spill_every);
+    unsigned spills = 0;
+    for (uint32_t r = 1; r <= ROWS; r++) {
+        unsigned id = (unsigned)rand() % NK;
+        CHECK_OK(sy_rowbuf_add(&b, keys[id], (uint32_t)lens[id], &r, sizeof r, r));
+        last[id] = r;
+        if (spill_every && r % spill_every == 0) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/run-%u-%u", dir, spill_every, spills++);
+            CHECK_OK(sy_rowbuf_spill(&b, path));
+        }
+    }
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(&b, &m));
+    REQUIRE(m != NULL);
+    const void *k, *v;
+    size_t kl, vl, seen = 0;
+    shardy_status st = SHARDY_OK;
+    unsigned char prev[24];
+    size_t prevl = 0;
+    int rc;
+    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
+        if (seen) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
+        REQUIRE(kl <= sizeof prev);
+        memcpy(prev, k, kl);
+        prevl = kl;
+        unsigned id = NK;
+        for (unsigned i = 0; i < NK; i++)
+            if (lens[i] == kl && !memcmp(keys[i], k, kl)) id = i;
+        REQUIRE(id < NK);
+        uint32_t got;
+        memcpy(&got, v, sizeof got);
+        CHECK_EQ_U64(got, last[id]);
+        seen++;
+    }
+    CHECK_EQ_INT(rc, 0);
+    size_t want = 0;
+    for (unsigned i = 0; i < NK; i++) want += last[i] != 0;
+    CHECK_EQ_U64(seen, want);
+    sy_rowmerge_close(&m);
+    sy_rowbuf_free(&b);
+}
+
+static void test_prefix_ties(void) {
+    run_tie_case(0);
+    run_tie_case(700);
+}
+
 /* Appends one run-format record to f. */
 static void put_rec(FILE *f, const char *k, const char *v) {
     uint32_t kl = (uint32_t)strlen(k), vl = (uint32_t)strlen(v);
@@ -226,5 +309,5 @@ static void test_alloc_failure(void) {
     sy_rowbuf_free(&b);
 }
 
-TEST_MAIN(test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_section_runs,
+TEST_MAIN(test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_prefix_ties, test_section_runs,
           test_bad_section_runs, test_corrupt_run, test_alloc_failure)
