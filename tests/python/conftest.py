@@ -88,3 +88,24 @@ def fault_proxy(tmp_path):
     for p in procs:
         p.terminate()
         p.wait(timeout=10)
+
+
+@pytest.fixture
+def s3s(tmp_path):
+    """A bucket on s3s-fs, which checks SigV4 signatures (SHARDY_TEST_S3S_*)."""
+    endpoint = os.environ.get("SHARDY_TEST_S3S_ENDPOINT")
+    if not endpoint or not shutil.which("curl"):
+        pytest.skip("SHARDY_TEST_S3S_ENDPOINT not set or curl missing")
+    key, secret = os.environ["SHARDY_TEST_S3S_ACCESS_KEY"], os.environ["SHARDY_TEST_S3S_SECRET_KEY"]
+    bucket = f"shardy-py-{uuid.uuid4().hex[:12]}"
+    cfg = tmp_path / "curl.cfg"
+    cfg.write_text(f'user = "{key}:{secret}"\n')
+    cfg.chmod(0o600)
+    code = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--aws-sigv4", "aws:amz:us-east-1:s3", "-K", str(cfg),
+         "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", "PUT", f"{endpoint}/{bucket}"],
+        capture_output=True, text=True,
+    ).stdout
+    assert code == "200"
+    return {"prefix": f"s3://{bucket}/auth", "key": key, "secret": secret,
+            "options": {"endpoint_url": endpoint, "region_name": "us-east-1", "addressing_style": "path"}}

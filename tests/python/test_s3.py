@@ -3,11 +3,11 @@ unless SHARDY_TEST_S3_ENDPOINT is set)."""
 
 from __future__ import annotations
 
-import pytest
-
 import urllib.error
 import urllib.request
 from datetime import timedelta
+
+import pytest
 
 from shardyfusion import (
     CelShardedWriteConfig,
@@ -62,32 +62,6 @@ def test_bad_s3_option_is_a_config_error(s3):
     cfg = HashShardedWriteConfig(num_dbs=1, s3_prefix=s3["prefix"], s3_connection_options={"bogus_option": "1"})
     with pytest.raises(ConfigValidationError, match="bogus_option"):
         write_hash_sharded([1], cfg, INPUT)
-
-
-@pytest.fixture
-def s3s(tmp_path):
-    """A bucket on s3s-fs, which checks SigV4 signatures (SHARDY_TEST_S3S_*)."""
-    import os
-    import shutil
-    import subprocess
-    import uuid
-
-    endpoint = os.environ.get("SHARDY_TEST_S3S_ENDPOINT")
-    if not endpoint or not shutil.which("curl"):
-        pytest.skip("SHARDY_TEST_S3S_ENDPOINT not set or curl missing")
-    key, secret = os.environ["SHARDY_TEST_S3S_ACCESS_KEY"], os.environ["SHARDY_TEST_S3S_SECRET_KEY"]
-    bucket = f"shardy-py-{uuid.uuid4().hex[:12]}"
-    cfg = tmp_path / "curl.cfg"
-    cfg.write_text(f'user = "{key}:{secret}"\n')
-    cfg.chmod(0o600)
-    code = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--aws-sigv4", "aws:amz:us-east-1:s3", "-K", str(cfg),
-         "-H", "x-amz-content-sha256: UNSIGNED-PAYLOAD", "-X", "PUT", f"{endpoint}/{bucket}"],
-        capture_output=True, text=True,
-    ).stdout
-    assert code == "200"
-    return {"prefix": f"s3://{bucket}/auth", "key": key, "secret": secret,
-            "options": {"endpoint_url": endpoint, "region_name": "us-east-1", "addressing_style": "path"}}
 
 
 def test_credential_provider_signs_requests(s3s, tmp_path, monkeypatch):

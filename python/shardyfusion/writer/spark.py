@@ -55,7 +55,7 @@ import uuid
 from typing import Dict, List, Optional
 
 from .. import _native
-from .._engine import build_result, native_opts, raise_native
+from .._engine import build_result, credentials_opts, native_opts, raise_native
 from ..errors import (
     ConfigValidationError,
     ShardAssignmentError,
@@ -284,7 +284,8 @@ def _run(spark, data, config, input, options, strategy, value_kind, value_cols, 
     num_dbs = _resolve_num_dbs(data, config, strategy)
     opts = native_opts(config, key_col=input.key_col, writer_type="spark", num_dbs=num_dbs)
     try:
-        run = _native.Run(opts)  # validates, compiles CEL, writes the run record
+        with credentials_opts(_provider(config)) as creds:
+            run = _native.Run(dict(opts, **creds))  # validates, compiles CEL, writes the run record
     except _native.NativeError as err:
         raise_native(err, "open")
     try:
@@ -323,7 +324,8 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
     sc.setJobGroup(group, f"shardyfusion write run_id={run.run_id}", interruptOnCancel=True)
     try:
         # stage 1: route + sort per shard into one exchange object per input partition
-        exchange = _exchange_fn(strategy, route_opts, input.key_col, value_kind, value_cols, value_fn, sample_cols)
+        exchange = _exchange_fn(strategy, route_opts, input.key_col, value_kind, value_cols, value_fn, sample_cols,
+                                _provider(config))
         try:
             ntasks1 = getattr(options, "exchange_tasks", None) or max(1, int(sc.defaultParallelism))
             source = data.coalesce(ntasks1)  # never adds partitions; narrow, no shuffle
@@ -347,7 +349,7 @@ def _pipeline(spark, data, config, input, options, strategy, value_kind, value_c
         # stage 2: each task merges its shards' sections into shard attempts, one shard at a time
         ntasks = getattr(options, "shard_write_tasks", None) or min(num_dbs, max(1, int(sc.defaultParallelism)))
         groups = _group_shards(sections, ntasks)
-        write = _write_fn(route_opts, retry)
+        write = _write_fn(route_opts, retry, _provider(config))
         try:
             results = sc.parallelize(groups, len(groups)).mapPartitions(write).collect()
         except Exception as exc:  # noqa: BLE001
@@ -509,7 +511,16 @@ def _task_error(exc: BaseException, db_ids) -> RuntimeError:
     return RuntimeError(f"{_ERR_MARK}[{type(exc).__name__}][{ids}]: {exc} {_ERR_MARK}_END")
 
 
-def _exchange_fn(strategy, route_opts, key_col, value_kind, value_cols, value_fn, sample_cols):
+def _provider(config):
+    """config.storage.credential_provider (pickled into the tasks, resolved there per task)."""
+    return getattr(getattr(config, "storage", None), "credential_provider", None)
+
+
+def _task_opts(route_opts, creds):
+    return dict(route_opts, **creds) if creds else route_opts
+
+
+def _exchange_fn(strategy, route_opts, key_col, value_kind, value_cols, value_fn, sample_cols, provider=None):
     num_dbs = route_opts["num_dbs"]
 
     def exchange(batches):
@@ -523,7 +534,8 @@ def _exchange_fn(strategy, route_opts, key_col, value_kind, value_cols, value_fn
         w = None
         sample: list = []
         try:
-            w = _native.ExchangeWriter(route_opts, part, attempt)
+            with credentials_opts(provider) as creds:  # the C writer reads the file while opening
+                w = _native.ExchangeWriter(_task_opts(route_opts, creds), part, attempt)
             for b in batches:
                 if b.num_rows == 0:
                     continue
@@ -555,7 +567,7 @@ def _exchange_fn(strategy, route_opts, key_col, value_kind, value_cols, value_fn
     return exchange
 
 
-def _write_fn(route_opts, retry):
+def _write_fn(route_opts, retry, provider=None):
     max_retries = int(getattr(retry, "max_retries", 0) or 0) if retry is not None else 0
     backoff0 = retry.initial_backoff.total_seconds() if retry is not None else 0.0
     mult = float(getattr(retry, "backoff_multiplier", 2.0)) if retry is not None else 1.0
@@ -572,7 +584,9 @@ def _write_fn(route_opts, retry):
             for i in range(1 + max_retries):
                 attempt = spark_attempt * (1 + max_retries) + i
                 try:
-                    w = _native.AttemptWriter(route_opts, db_id, attempt, stage_id, task_attempt_id)
+                    with credentials_opts(provider) as creds:
+                        w = _native.AttemptWriter(_task_opts(route_opts, creds), db_id, attempt, stage_id,
+                                                  task_attempt_id)
                     try:
                         for url, offset, length, rows in sections:
                             w.add_section(url, offset, length, rows)

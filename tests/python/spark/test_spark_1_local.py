@@ -363,6 +363,25 @@ def test_s3_build_reads_back(spark_local, s3_bucket, tmp_path):
     assert len(shards) == 4 and all(k.endswith("/attempt=00/shard.db") for k in shards)
 
 
+def test_credential_provider_reaches_the_tasks(spark_local, s3s, tmp_path):
+    # s3s-fs checks SigV4 signatures; the executors' environment holds other (moto) keys, so only
+    # a provider shipped to the tasks can sign stage 1's exchange upload, stage 2's ranged reads
+    # and shard uploads, and the driver's run record and publish
+    from shardyfusion import ShardyfusionError, StaticCredentialProvider
+
+    good = StaticCredentialProvider(access_key_id=s3s["key"], secret_access_key=s3s["secret"])
+    config = HashShardedWriteConfig(num_dbs=3, s3_prefix=s3s["prefix"], s3_connection_options=s3s["options"],
+                                    credential_provider=good)
+    write_hash_sharded(payload_df(spark_local, n=600), config, _input())
+    with ShardedReader(s3s["prefix"] + "/_CURRENT", str(tmp_path / "c"), s3_connection_options=s3s["options"],
+                       credential_provider=good) as r:
+        assert r.multi_get([0, 599, 600]) == {0: expect(0), 599: expect(599), 600: None}
+    config.credential_provider = StaticCredentialProvider(access_key_id=s3s["key"], secret_access_key="wrong-secret-1")
+    with pytest.raises(ShardyfusionError) as ei:
+        write_hash_sharded(payload_df(spark_local, n=10), config, _input())
+    assert "wrong-secret-1" not in str(ei.value)
+
+
 # --- options ----------------------------------------------------------------------------------
 def test_conf_overrides_restored_and_cache_unpersisted(spark_local, prefix, tmp_path):
     from shardyfusion import SparkWriteOptions
