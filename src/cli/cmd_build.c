@@ -23,7 +23,7 @@ static void on_signal(int sig) {
 enum {
     O_INPUT, O_FORMAT, O_KEY_COL, O_VALUE_COL, O_VALUE_JSON, O_NUM_DBS, O_MAX_KEYS, O_PREFIX, O_KEY_TYPE,
     O_KEY_ENC, O_BATCH, O_THREADS, O_MAX_WPS, O_MAX_BPS, O_RUN_ID, O_MEM, O_SKIP_BAD, O_PROGRESS, O_LOCAL_DIR,
-    O_PAGE_SIZE, O_CUSTOM, O_CEL_EXPR, O_CEL_COLUMN, O_ROUTING_VALUES, O_INFER, O_COUNT
+    O_PAGE_SIZE, O_CUSTOM, O_CEL_EXPR, O_CEL_COLUMN, O_ROUTING_VALUES, O_INFER, O_RETRY, O_RETRY_BACKOFF, O_COUNT
 };
 
 /* Parses a size with an optional K/M/G (powers of 1024) suffix. */
@@ -383,6 +383,8 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
         [O_CEL_COLUMN] = {"cel-column", 1, "NAME:TYPE of a CEL variable, read from the input column NAME (repeatable; `key` falls back to the key column).", 0, NULL, NULL, 0},
         [O_ROUTING_VALUES] = {"routing-values", 1, "Categorical CEL routing: A,B,.. (token position = db_id).", 0, NULL, NULL, 0},
         [O_INFER] = {"infer-routing-values", 0, "Categorical CEL routing with the sorted distinct tokens of the input (two passes).", 0, NULL, NULL, 0},
+        [O_RETRY] = {"shard-retry", 1, "Write a shard again, up to N more times, after an I/O or object-store failure (default 0).", 0, NULL, NULL, 0},
+        [O_RETRY_BACKOFF] = {"shard-retry-backoff", 1, "Seconds before the first shard retry, doubling after each (default 1).", 0, NULL, NULL, 0},
         [O_COUNT] = {NULL, 0, NULL, 0, NULL, NULL, 0},
     };
     char **pos = NULL, **jcols = NULL, *jcols_text = NULL;
@@ -483,6 +485,14 @@ static int run_build(cli_ctx *ctx, int argc, char **argv) {
         USAGE("Invalid value for '--max-writes-per-second': '%s'.", opts[O_MAX_WPS].value);
     if (opts[O_MAX_BPS].seen && parse_rate(opts[O_MAX_BPS].value, &a.bo.max_write_bytes_per_second))
         USAGE("Invalid value for '--max-write-bytes-per-second': '%s'.", opts[O_MAX_BPS].value);
+    if (opts[O_RETRY].seen) {
+        if (parse_u64(opts[O_RETRY].value, &u) || u > 1000)
+            USAGE("Invalid value for '--shard-retry': '%s' (0..1000).", opts[O_RETRY].value);
+        a.bo.shard_retry_max = (unsigned)u;
+    }
+    if (opts[O_RETRY_BACKOFF].seen &&
+        (parse_rate(opts[O_RETRY_BACKOFF].value, &a.bo.shard_retry_backoff_s) || a.bo.shard_retry_backoff_s > 3600))
+        USAGE("Invalid value for '--shard-retry-backoff': '%s' (seconds, 0..3600).", opts[O_RETRY_BACKOFF].value);
     if (opts[O_MEM].seen && (parse_size(opts[O_MEM].value, &a.bo.memory_limit) || a.bo.memory_limit == 0))
         USAGE("Invalid value for '--memory-limit': '%s' (bytes, optional K/M/G suffix).", opts[O_MEM].value);
     if (opts[O_SKIP_BAD].seen && parse_u64(opts[O_SKIP_BAD].value, &a.skip_bad))

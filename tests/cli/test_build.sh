@@ -35,6 +35,21 @@ expect_eq "$(lookup "$T/snap" "$(u64hex 7)")" "seven-again" "last write wins"
 expect_eq "$(lookup "$T/snap" "$(u64hex 5000)")" "" "absent key"
 expect_eq "$(find "$TMPDIR" -type f | wc -l)" 0 "staging removed"
 
+# --- --shard-retry: attempt 0 of shard 0 cannot be stored (a file where its directory must go) -------
+mkdir -p "$T/snapr/shards/run_id=rr/db=00000" && touch "$T/snapr/shards/run_id=rr/db=00000/attempt=00"
+run "$SHARDY" build --input "$T/in.jsonl" --key-col id --value-col payload --num-dbs 2 --prefix "$T/snapr" --run-id rr \
+  --shard-retry 2 --shard-retry-backoff 0.01
+expect_eq "$RC" 0 "build with shard retry"
+expect_contains "$OUT" 'db=00000/attempt=01'
+expect_contains "$OUT" 'db=00001/attempt=00'
+expect_eq "$(lookup "$T/snapr" "$(u64hex 4999)")" "v4999" "value after a retried shard"
+mkdir -p "$T/snapr2/shards/run_id=rr/db=00000" && touch "$T/snapr2/shards/run_id=rr/db=00000/attempt=00"
+run "$SHARDY" build --input "$T/in.jsonl" --key-col id --value-col payload --num-dbs 2 --prefix "$T/snapr2" --run-id rr
+expect_eq "$RC" 1 "no shard retry by default"; expect_contains "$ERR" "db_id=0"
+expect_eq "$(test -e "$T/snapr2/_CURRENT" && echo yes || echo no)" "no" "failed build publishes nothing"
+run "$SHARDY" build --input "$T/in.jsonl" --key-col id --value-col payload --num-dbs 2 --prefix "$T/snapx" --shard-retry -1
+expect_eq "$RC" 2 "bad --shard-retry"; expect_contains "$ERR" "--shard-retry"
+
 # --- value JSON columns: Python json.dumps(sort_keys, compact) --------------------------------------
 printf '%s\n' '{"id": 1, "name": "Jos\u00e9", "score": 1.0, "tags": ["a", "\u00e9"], "none": null}' > "$T/j.jsonl"
 run "$SHARDY" build --input "$T/j.jsonl" --key-col id --value-json-cols score,name,tags,none,missing --num-dbs 2 --prefix "$T/snapj"
