@@ -376,6 +376,15 @@ done:
     return st;
 }
 
+/* Opens a local source file for put_file/move_file (fd and stat on success); a directory is
+ * EISDIR. Errors name ctx and the path. */
+static shardy_status open_source(const char *ctx, const char *local_path, int *fd, struct stat *sb) {
+    *fd = open(local_path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0 || fstat(*fd, sb) != 0) return os_fail_path(errno, 0, ctx, "open", local_path);
+    if (S_ISDIR(sb->st_mode)) return os_fail_path(EISDIR, 0, ctx, "open", local_path);
+    return SHARDY_OK;
+}
+
 static shardy_status file_put_file(sy_store *s, const char *url, const char *local_path,
                                    const char *content_type) {
     shardy_status st = SHARDY_OK;
@@ -388,15 +397,7 @@ static shardy_status file_put_file(sy_store *s, const char *url, const char *loc
     (void)content_type;
     snprintf(ctx, sizeof ctx, "put_file %s", url);
     SY_TRY(url_path(ctx, url, &path));
-    in = open(local_path, O_RDONLY | O_CLOEXEC);
-    if (in < 0 || fstat(in, &sb) != 0) {
-        st = os_fail_path(errno, 0, ctx, "open", local_path);
-        goto done;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        st = os_fail_path(EISDIR, 0, ctx, "open", local_path);
-        goto done;
-    }
+    SY_TRY(open_source(ctx, local_path, &in, &sb));
     SY_TRY(sy_atomic_file_begin(&af, path, ctx));
     SY_TRY(copy_into(&af, in, &sb, local_path));
     st = sy_atomic_file_commit(&af);
@@ -419,13 +420,9 @@ static shardy_status file_move_file(sy_store *s, const char *url, const char *lo
     int fd = -1, rc;
     snprintf(ctx, sizeof ctx, "put_file %s", url);
     SY_TRY(url_path(ctx, url, &path));
-    fd = open(local_path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &sb) != 0) {
-        st = os_fail_path(errno, 0, ctx, "open", local_path);
-        goto done;
-    }
-    if (!S_ISREG(sb.st_mode)) {
-        st = os_fail_path(S_ISDIR(sb.st_mode) ? EISDIR : EINVAL, 0, ctx, "open", local_path);
+    SY_TRY(open_source(ctx, local_path, &fd, &sb));
+    if (!S_ISREG(sb.st_mode)) { /* a pipe or device cannot be renamed into place */
+        st = os_fail_path(EINVAL, 0, ctx, "open", local_path);
         goto done;
     }
     while ((rc = fsync(fd)) != 0 && errno == EINTR) {

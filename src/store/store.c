@@ -112,22 +112,26 @@ shardy_status sy_store_put(sy_store *s, const char *url, const void *data, size_
     return s->ops->put(s, url, data ? data : "", len, content_type);
 }
 
-shardy_status sy_store_put_file(sy_store *s, const char *url, const char *local_path,
-                                const char *content_type) {
+/* The checks that put_file and move_file share. */
+static shardy_status check_put_file(sy_store *s, const char *url, const char *local_path) {
     shardy_status st = check_url(s, "put_file", url);
     if (st) return st;
     if (!local_path || !*local_path) return sy_err(SHARDY_EINVAL, "put_file %s: local path is empty", url);
-    if ((st = check_write_key(s, "put_file", url))) return st;
+    return check_write_key(s, "put_file", url);
+}
+
+shardy_status sy_store_put_file(sy_store *s, const char *url, const char *local_path,
+                                const char *content_type) {
+    shardy_status st = check_put_file(s, url, local_path);
+    if (st) return st;
     if (!s->ops->put_file) return unsupported(s, "put_file", url);
     return s->ops->put_file(s, url, local_path, content_type);
 }
 
 shardy_status sy_store_move_file(sy_store *s, const char *url, const char *local_path,
                                  const char *content_type) {
-    shardy_status st = check_url(s, "put_file", url);
+    shardy_status st = check_put_file(s, url, local_path);
     if (st) return st;
-    if (!local_path || !*local_path) return sy_err(SHARDY_EINVAL, "put_file %s: local path is empty", url);
-    if ((st = check_write_key(s, "put_file", url))) return st;
     if (s->ops->move_file) return s->ops->move_file(s, url, local_path, content_type);
     if (!s->ops->put_file) return unsupported(s, "put_file", url);
     st = s->ops->put_file(s, url, local_path, content_type);

@@ -254,7 +254,7 @@ static shardy_status write_shard(shardy_builder *b, unsigned db) {
         shardy_status st = sy_shard_write_attempt(&b->wcfg, &b->bufs[db], db, attempt, a, &b->attempt_dups[db]);
         if (!st) return SHARDY_OK;
         if (attempt >= b->d.o.shard_retry_max || !retryable(st) || atomic_load(&b->abort_flag)) {
-            sy_rowbuf_free(&b->bufs[db]);
+            if (b->wcfg.keep_rows_on_failure) sy_rowbuf_free(&b->bufs[db]); /* else already freed */
             if (attempt > 0) sy_err_wrap(st, "after %u attempts", attempt + 1);
             return st;
         }

@@ -340,7 +340,8 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
     size_t kl = rd32(s->p), vl = rd32(s->p + 4);
     if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > left - 8) goto corrupt;
     const unsigned char *k = s->p + 8;
-    if (s->live && key_cmp(s->k, s->klen, k, kl) >= 0) {
+    uint64_t pfx = key_prefix(k, kl);
+    if (s->live && (pfx < s->pfx || (pfx == s->pfx && key_cmp(s->k, s->klen, k, kl) >= 0))) {
         *st = sy_err(SHARDY_EFORMAT, "run %s: keys not strictly increasing at byte %llu of the file", s->path,
                      (unsigned long long)(s->map_off + (uint64_t)(s->p - s->map)));
         return -1;
@@ -349,7 +350,7 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
     s->klen = kl;
     s->v = k + kl;
     s->vlen = vl;
-    s->pfx = key_prefix(k, kl);
+    s->pfx = pfx;
     s->p = k + kl + vl;
     s->live = 1;
     return 0;
