@@ -522,15 +522,17 @@ SHARDY_API void shardy_attempt_close(shardy_attempt_writer **w);
 
 /* Two-stage builds (an exchange): for engines whose input partitions do not line up with shards
  * (Spark without a shuffle). Stage 1: one exchange writer per input partition attempt takes the
- * partition's rows with their shard ids, keeps the LAST row of each key, and at finish writes ONE
- * object, <prefix>/<shard_prefix>/run_id=<run_id>/_exchange/part=PPPPP/attempt=N/rows.run, in
- * which each shard's rows are one contiguous section sorted by encoded key (run format:
- * repeated [u32 klen LE][u32 vlen LE][key][value]). Stage 2: one attempt writer per shard adds the
- * shard's section of every partition with shardy_attempt_add_section (in partition order: for a key
- * found in several partitions the section added last wins) and finishes as usual. The exchange
- * objects lie under the run, so the publish sweep (or a failed run's cleanup) removes them.
- * o->num_dbs > 0 bounds the shard ids (0 = CEL direct mode: ids < 1,000,000). A file:// prefix
- * is written in place (no copy, no fsync: the objects are scratch). */
+ * partition's rows with their shard ids and writes ONE object,
+ * <prefix>/<shard_prefix>/run_id=<run_id>/_exchange/part=PPPPP/attempt=N/rows.run, made of
+ * sections: each section holds rows of one shard as records (run format: repeated [u32 klen LE]
+ * [u32 vlen LE][key][value]) in arrival order — stage 1 neither sorts nor drops duplicates, it only
+ * encodes and appends (a shard's rows usually span several sections, in object order). Stage 2:
+ * one attempt writer per shard adds the shard's sections of every partition with
+ * shardy_attempt_add_section (partition order, and within a partition object order: for a key the
+ * row added last wins — the last row of the highest partition) and finishes as usual; the sort
+ * happens there, once. The exchange objects lie under the run, so the publish sweep (or a failed
+ * run's cleanup) removes them. o->num_dbs > 0 bounds the shard ids (0 = CEL direct mode: ids
+ * < 1,000,000). A file:// prefix is written in place (no copy, no fsync: the objects are scratch). */
 typedef struct shardy_exchange_writer shardy_exchange_writer;
 
 typedef struct shardy_exchange_info {
@@ -547,18 +549,21 @@ SHARDY_API shardy_status shardy_exchange_add(shardy_exchange_writer *w, uint32_t
                                              const void *value, size_t value_len);
 /* Writes and uploads the exchange object and returns (free with shardy_free):
  *   {"partition":P,"attempt":A,"url":"<object url>"|null,"rows":N,"bytes":N,
- *    "sections":[{"db_id":D,"offset":O,"length":L,"rows":R},...]}   (ascending db_id, shards
- * with rows only; rows count every row added, duplicates included). No rows → url null, no
- * sections, nothing uploaded. On failure the partial object is removed. */
+ *    "sections":[{"db_id":D,"offset":O,"length":L,"rows":R},...]}   (object order; a shard may
+ * have several sections, to be added in this order; rows count every row added, duplicates
+ * included). No rows → url null, no sections, nothing uploaded. On failure the partial object is
+ * removed. */
 SHARDY_API shardy_status shardy_exchange_finish(shardy_exchange_writer *w, char **result_json);
 /* Releases the writer (accepts NULL; sets *w NULL); unfinished → nothing uploaded. */
 SHARDY_API void shardy_exchange_close(shardy_exchange_writer **w);
 
 /* Adds bytes [offset, offset + length) of the exchange object url (a section of this writer's
  * shard, from an exchange result of the same run) as rows of this attempt; rows = the section's
- * row count. Sections are read at finish (a file:// object in place, others fetched to the local
- * staging directory first). Call before any shardy_attempt_add. A url outside this run's
- * _exchange/ → SHARDY_EINVAL; a section that does not parse at finish → SHARDY_EFORMAT. */
+ * row count. The section is read now: a file:// object is mapped in place (no copy), others are
+ * fetched to the local staging directory first; its records are indexed, and sorted with
+ * everything else at finish. Rows and sections count in the order added (for a key the last
+ * added wins). A url outside this run's _exchange/ → SHARDY_EINVAL; a section that does not hold
+ * exactly `rows` well-formed records → SHARDY_EFORMAT naming the object and byte. */
 SHARDY_API shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *url, uint64_t offset,
                                                     uint64_t length, uint64_t rows);
 

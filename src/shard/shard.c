@@ -22,7 +22,7 @@ shardy_status sy_shard_writer_open(const char *local_path, const sy_shard_writer
 
 shardy_status sy_shard_writer_open_with(const sy_shard_ops *ops, const char *local_path,
                                         const sy_shard_writer_opts *o, sy_shard_writer **out) {
-    static const sy_shard_writer_opts defaults = {0, 0, 0};
+    static const sy_shard_writer_opts defaults = {0, 0, 0, 0};
     if (!out) return sy_err(SHARDY_EINVAL, "shard writer: no output handle");
     *out = NULL;
     if (!local_path || !*local_path) return sy_err(SHARDY_EINVAL, "shard writer: empty local path");

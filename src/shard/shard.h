@@ -66,6 +66,8 @@ typedef struct sy_shard_writer_opts {
     int cache_size_kib;
     int no_bulk; /* 1: every row through SQLite's INSERT (else rows in increasing key order are
                   * bulk-loaded, sqbulk.h; SHARDY_SQLITE_BULK=0 in the environment does the same) */
+    int writeback; /* 1: the file is fsynced into a local store when done — start its disk writes
+                    * while loading (sy_sqbulk_writeback) */
 } sy_shard_writer_opts;
 
 /* mmap_size: bytes of the file to memory-map for reads; 0 → 256 MiB (spec reader §3.3), negative →

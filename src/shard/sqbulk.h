@@ -31,6 +31,11 @@ typedef struct sy_sqbulk sy_sqbulk;
 /* Creates (truncates) the file at path for a database of page_size bytes per page (4096..65536,
  * a power of two). */
 shardy_status sy_sqbulk_open(const char *path, int page_size, sy_sqbulk **out) SY_NODISCARD;
+/* on → while loading, start the disk writes of what was written every few MiB (Linux
+ * sync_file_range, asynchronous), for a file that will be fsynced right after: the disk then works
+ * while the rows are encoded, and the final fsync waits only for the tail. Off by default (a file
+ * that is uploaded elsewhere and deleted never needs to reach the disk). */
+void sy_sqbulk_writeback(sy_sqbulk *b, int on);
 /* Appends one row; its key must compare greater than the previous row's (memcmp order, shorter
  * first on a tie — SQLite's BLOB order). The caller checks the order (sy_sqbulk_key_cmp). */
 shardy_status sy_sqbulk_add(sy_sqbulk *b, const void *k, size_t klen, const void *v, size_t vlen) SY_NODISCARD;

@@ -384,6 +384,7 @@ static shardy_status sq_writer_open(const char *path, const sy_shard_writer_opts
             goto done;
         }
         SY_TRY(sy_sqbulk_open(path, page == SY_PAGE_SIZE_AUTO ? SQ_DEFAULT_PAGE : page, &w->bulk));
+        sy_sqbulk_writeback(w->bulk, o->writeback);
     } else {
         SY_TRY(open_sql(w, 1));
     }

@@ -5,10 +5,13 @@
  * What it owns
  *   A sy_driver used only for its option copy, prefix, run id and store (no run record: that is
  *   the driver's), one sy_rowbuf, and the local staging directory
- *   <local_dir>/run_id=<run_id>.<random>/ (spill runs and the SQLite file).
+ *   <local_dir>/run_id=<run_id>.<random>/ (spill runs, fetched sections and the SQLite file).
+ *   Exchange sections are indexed in place (sy_rowbuf_add_records: mapped, not copied) and
+ *   sorted with the rows at finish; past memory_limit (index bytes) the buffer spills.
  *
  * Invariants
  *   - Nothing touches the object store before finish; a writer without rows never does.
+ *   - Rows and sections count in the order they are added: for a key, the last added wins.
  *   - The attempt writes exactly <prefix>/<shard_prefix>/run_id=<run>/<db dir>/attempt=NN/shard.db
  *     (sy_shard_write_attempt, the same code path as the native builder's shards).
  *
@@ -112,8 +115,6 @@ shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *u
     shardy_status st = check_writer(w, "shardy_attempt_add_section");
     if (st) return st;
     if (!url) return sy_err(SHARDY_EINVAL, "shardy_attempt_add_section: NULL url");
-    if (w->seq || w->buf.n)
-        return sy_err(SHARDY_EINVAL, "shardy_attempt_add_section: sections must be added before any row");
     if (!w->exchange && !(w->exchange = sy_exchange_prefix(&w->d)))
         return sy_err(SHARDY_ENOMEM, "out of memory adding a section");
     if (strncmp(url, w->exchange, strlen(w->exchange)) != 0 || strstr(url, "/../"))
@@ -121,8 +122,17 @@ shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *u
     if (offset > UINT64_MAX - length)
         return sy_err(SHARDY_EINVAL, "section [%llu, +%llu) of %s overflows", (unsigned long long)offset,
                       (unsigned long long)length, url);
-    st = sy_exchange_add_section(w->d.store, &w->buf, url, offset, length, rows, w->staging, w->sections);
+    st = sy_exchange_add_section(w->d.store, &w->buf, url, offset, length, rows, w->seq + 1, w->staging,
+                                 w->sections);
     if (st) return sy_err_wrap(st, "shard db_id=%u: adding section of %s", w->info.db_id, url);
+    w->seq += rows;
+    if (w->buf.mem_bytes > w->d.o.memory_limit) {
+        st = sy_shard_rows_spill(&w->buf, w->staging, w->info.db_id, w->spills++);
+        if (st) {
+            w->state = W_FAILED;
+            return sy_err_wrap(st, "spilling buffered rows to %s", w->staging);
+        }
+    }
     w->sections++;
     return SHARDY_OK;
 }

@@ -4,28 +4,36 @@
  *
  * What it owns
  *   An exchange writer owns a sy_driver (option copy, prefix, run id, store; no run record), one
- *   sy_rowbuf per shard id seen so far (grown on demand: CEL direct mode has no num_dbs), the
- *   memory account across them, and the local staging directory
- *   <local_dir>/run_id=<run_id>.<random>/ (spill runs; the object itself for non-file stores).
+ *   small append buffer per shard id seen so far (the table grows on demand: CEL direct mode has
+ *   no num_dbs), the list of sections written so far, the object file being written (created at
+ *   the first flush) and the local staging directory <local_dir>/run_id=<run_id>.<random>/ (the
+ *   object itself for non-file stores).
  *
  * Invariants
- *   - Within a partition the last row added for a key wins (sequence numbers across all shards);
- *     each shard's section holds strictly increasing encoded keys — the run format of rowbuf.h,
- *     so stage 2 merges sections exactly like spill runs.
+ *   - Stage 1 neither sorts nor deduplicates: a row is encoded, appended to its shard's buffer as a
+ *     run-format record, and a full buffer is appended to the object as one section. The rows of a
+ *     shard are therefore spread over several sections, in arrival order: section order in the
+ *     object, then record order inside a section. Stage 2 indexes a shard's sections in that order
+ *     (sy_rowbuf_add_records) and sorts once, so "the last row of a key wins" carries over.
+ *   - Buffers start at 64 KiB and double at each flush up to 4 MiB; their total stays within
+ *     memory_limit (past it every buffer is flushed and released). A record larger than the largest
+ *     buffer is written as a section of its own. No per-row allocation.
  *   - Nothing touches the object store before finish; the object path depends only on
  *     (partition, attempt), so concurrent attempts of one partition never share an object.
- *   - A file:// object is written straight to its final directory (temp name, then rename; no
- *     fsync: the exchange is scratch that a crash makes useless anyway).
+ *   - A file:// object is written straight into its final directory (temp name, then rename at
+ *     finish; no fsync: the exchange is scratch that a crash makes useless anyway).
  *
  * Failure behaviour: row errors (key type/range, shard id) leave the writer usable and add
- *   nothing; a failed spill or finish makes it unusable, and finish removes its partial object.
- *   One thread at a time per writer.
+ *   nothing; a failed write makes it unusable; finish removes its partial object, and so does
+ *   close of an unfinished writer. One thread at a time per writer.
  */
 #include "write/exchange.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -41,8 +49,21 @@
 #define EXCHANGE_MAGIC 0x53484558u /* "SHEX" */
 #define DIRECT_MAX_IDS 1000000u    /* CEL direct mode: ids >= this are a coverage error anyway */
 #define FETCH_CHUNK ((size_t)8 << 20)
+#define XBUF_MIN ((size_t)64 << 10)
+#define XBUF_MAX ((size_t)4 << 20)
 
 enum { X_OPEN = SY_HANDLE_OPEN, X_FINISHED = SY_HANDLE_DONE, X_FAILED = SY_HANDLE_FAILED };
+
+typedef struct xbuf {
+    unsigned char *data;
+    size_t used, cap;
+    uint64_t rows;
+} xbuf;
+
+typedef struct xsec {
+    uint32_t db_id;
+    uint64_t off, len, rows;
+} xsec;
 
 struct shardy_exchange_writer {
     uint32_t magic;
@@ -50,12 +71,16 @@ struct shardy_exchange_writer {
     sy_driver d;
     shardy_exchange_info info;
     char *staging;
-    sy_rowbuf *bufs;   /* bufs[db_id], nbufs = highest id seen + 1 */
+    xbuf *bufs;        /* bufs[db_id], nbufs = highest id seen + 1 (rounded up) */
     size_t nbufs;
     uint32_t limit;    /* ids must be < limit */
-    uint64_t seq;
-    uint64_t mem;      /* sum of the buffers' mem_bytes */
-    unsigned spills;
+    uint64_t buffered; /* sum of the buffers' capacities */
+    char *url;         /* the object's URL */
+    char *path;        /* the local file being written: url's temp name (file://) or in staging */
+    int fd;            /* -1 until the first flush */
+    uint64_t bytes, rows;
+    xsec *secs;
+    size_t nsecs, capsecs;
     const int32_t *ids; /* during add_arrow */
 };
 
@@ -76,9 +101,10 @@ const char *sy_exchange_local_path(const char *url) {
 }
 
 shardy_status sy_exchange_add_section(sy_store *store, sy_rowbuf *rb, const char *url, uint64_t offset,
-                                      uint64_t length, uint64_t rows, const char *staging, unsigned n) {
+                                      uint64_t length, uint64_t rows, uint64_t seq0, const char *staging,
+                                      unsigned n) {
     const char *local = sy_exchange_local_path(url);
-    if (local) return sy_rowbuf_add_run(rb, local, offset, length, rows, 0);
+    if (local) return sy_rowbuf_add_records(rb, local, offset, length, rows, seq0);
     shardy_status st = SHARDY_OK;
     char *path = sy_asprintf("%s/section-%u.run", staging, n);
     unsigned char *chunk = sy_malloc(length < FETCH_CHUNK ? (size_t)length + 1 : FETCH_CHUNK);
@@ -112,10 +138,11 @@ shardy_status sy_exchange_add_section(sy_store *store, sy_rowbuf *rb, const char
         goto done;
     }
     f = NULL;
-    st = sy_rowbuf_add_run(rb, path, 0, length, rows, 1);
+    /* Mapped and indexed in place; the mapping keeps the bytes after the unlink below. */
+    st = sy_rowbuf_add_records(rb, path, 0, length, rows, seq0);
 done:
     if (f) fclose(f);
-    if (st && path) unlink(path);
+    if (path) unlink(path);
     sy_free(chunk);
     sy_free(path);
     return st;
@@ -127,6 +154,7 @@ shardy_status shardy_exchange_open(const shardy_build_opts *o, const shardy_exch
                                    shardy_exchange_writer **out) {
     shardy_status st;
     char rnd[33];
+    char *prefix = NULL;
     if (!o || !info || !out) return sy_err(SHARDY_EINVAL, "shardy_exchange_open: NULL argument");
     *out = NULL;
     shardy_exchange_writer *w = sy_calloc(1, sizeof *w);
@@ -134,6 +162,7 @@ shardy_status shardy_exchange_open(const shardy_build_opts *o, const shardy_exch
     w->magic = EXCHANGE_MAGIC;
     w->state = X_OPEN;
     w->info = *info;
+    w->fd = -1;
     shardy_build_opts no_cel = *o; /* the caller routes; only num_dbs bounds the ids */
     no_cel.cel_expr = NULL;
     no_cel.cel_columns = no_cel.routing_values = NULL;
@@ -142,12 +171,19 @@ shardy_status shardy_exchange_open(const shardy_build_opts *o, const shardy_exch
     w->limit = o->num_dbs ? o->num_dbs : DIRECT_MAX_IDS;
     SY_TRY(sy_uuid4_hex(rnd));
     w->staging = sy_asprintf("%s/run_id=%s.%.8s", w->d.o.local_dir, w->d.run_id, rnd);
-    if (!w->staging) {
+    prefix = sy_exchange_prefix(&w->d);
+    w->url = prefix ? sy_asprintf("%spart=%05u/attempt=%u/rows.run", prefix, info->partition, info->attempt) : NULL;
+    if (w->url) {
+        const char *local = sy_exchange_local_path(w->url);
+        w->path = local ? sy_asprintf("%s.tmp-%.16s", local, rnd) : sy_asprintf("%s/exchange.run", w->staging);
+    }
+    if (!w->staging || !w->path) {
         st = sy_err(SHARDY_ENOMEM, "out of memory creating an exchange writer");
         goto done;
     }
     SY_TRY(sy_mkdirs(w->staging));
 done:
+    sy_free(prefix);
     if (st) {
         w->state = X_FAILED;
         shardy_exchange_close(&w);
@@ -165,43 +201,161 @@ static shardy_status grow(shardy_exchange_writer *w, size_t need) {
     size_t n = w->nbufs ? w->nbufs : 16;
     while (n < need) n *= 2;
     if (n > w->limit) n = w->limit;
-    sy_rowbuf *nb = sy_realloc(w->bufs, n * sizeof *nb);
+    xbuf *nb = sy_realloc(w->bufs, n * sizeof *nb);
     if (!nb) return sy_err(SHARDY_ENOMEM, "out of memory growing the exchange's shard table to %zu", n);
-    for (size_t i = w->nbufs; i < n; i++) sy_rowbuf_init(&nb[i]);
+    memset(nb + w->nbufs, 0, (n - w->nbufs) * sizeof *nb);
     w->bufs = nb;
     w->nbufs = n;
     return SHARDY_OK;
 }
 
-static shardy_status spill_all(shardy_exchange_writer *w) {
-    for (size_t i = 0; i < w->nbufs; i++) {
-        shardy_status st = sy_shard_rows_spill(&w->bufs[i], w->staging, (uint32_t)i, w->spills);
-        if (st) return sy_err_wrap(st, "spilling buffered rows to %s", w->staging);
+/* Creates the object file (and, for file://, its directory) at the first flush. */
+static shardy_status open_object(shardy_exchange_writer *w) {
+    if (sy_exchange_local_path(w->url)) {
+        char *dir = sy_strdup(w->path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (slash) *slash = '\0';
+        shardy_status st = dir ? sy_mkdirs(dir) : sy_err(SHARDY_ENOMEM, "out of memory creating an exchange object");
+        sy_free(dir);
+        if (st) return st;
     }
-    w->spills++;
-    w->mem = 0;
+    w->fd = open(w->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) return sy_err_errno(errno, "cannot create exchange object", w->path);
     return SHARDY_OK;
+}
+
+/* Appends iov to the object as one section of shard db holding `rows` records. */
+static shardy_status write_section(shardy_exchange_writer *w, uint32_t db, struct iovec *iov, int n, uint64_t rows) {
+    shardy_status st;
+    uint64_t len = 0;
+    for (int i = 0; i < n; i++) len += iov[i].iov_len;
+    if (w->fd < 0 && (st = open_object(w)) != SHARDY_OK) return st;
+    if (w->nsecs == w->capsecs) {
+        size_t cap = w->capsecs ? w->capsecs * 2 : 64;
+        xsec *ns = sy_realloc(w->secs, cap * sizeof *ns);
+        if (!ns) return sy_err(SHARDY_ENOMEM, "out of memory recording %zu exchange sections", cap);
+        w->secs = ns;
+        w->capsecs = cap;
+    }
+    while (n > 0) {
+        ssize_t got = writev(w->fd, iov, n);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return sy_err_errno(errno, "cannot write exchange object", w->path);
+        }
+        while (n > 0 && (size_t)got >= iov->iov_len) {
+            got -= (ssize_t)iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (char *)iov->iov_base + got;
+            iov->iov_len -= (size_t)got;
+        }
+    }
+    w->secs[w->nsecs++] = (xsec){db, w->bytes, len, rows};
+    w->bytes += len;
+    return SHARDY_OK;
+}
+
+static shardy_status flush_buf(shardy_exchange_writer *w, uint32_t db) {
+    xbuf *b = &w->bufs[db];
+    if (!b->used) return SHARDY_OK;
+    struct iovec iov = {b->data, b->used};
+    shardy_status st = write_section(w, db, &iov, 1, b->rows);
+    if (st) return st;
+    b->used = 0;
+    b->rows = 0;
+    return SHARDY_OK;
+}
+
+/* Flushes every buffer and releases their memory (the memory budget is spent). */
+static shardy_status flush_all(shardy_exchange_writer *w, int release) {
+    for (size_t i = 0; i < w->nbufs; i++) {
+        shardy_status st = flush_buf(w, (uint32_t)i);
+        if (st) return st;
+        if (release) {
+            sy_free(w->bufs[i].data);
+            w->bufs[i].data = NULL;
+            w->bufs[i].cap = 0;
+        }
+    }
+    if (release) w->buffered = 0;
+    return SHARDY_OK;
+}
+
+/* Makes room for a need-byte record in shard db's buffer: flush it, then grow it (doubling to
+ * XBUF_MAX within the memory budget). *direct = 1 when the record is larger than any buffer. */
+static shardy_status make_room(shardy_exchange_writer *w, uint32_t db, size_t need, int *direct) {
+    xbuf *b = &w->bufs[db];
+    *direct = 0;
+    shardy_status st = flush_buf(w, db);
+    if (st) return st;
+    if (need > XBUF_MAX) {
+        *direct = 1;
+        return SHARDY_OK;
+    }
+    size_t cap = b->cap ? b->cap * 2 : XBUF_MIN;
+    if (cap > XBUF_MAX) cap = XBUF_MAX;
+    while (cap < need) cap *= 2; /* powers of two, need <= XBUF_MAX: stays <= XBUF_MAX */
+    if (cap == b->cap) return SHARDY_OK;
+    if (w->buffered - b->cap + cap > w->d.o.memory_limit) {
+        SY_TRY(flush_all(w, 1)); /* over budget: start every buffer small again */
+        cap = need > XBUF_MIN ? need : XBUF_MIN;
+    }
+    unsigned char *data = sy_malloc(cap); /* empty after the flush: no copy needed */
+    if (!data) return sy_err(SHARDY_ENOMEM, "out of memory buffering exchange rows (%zu bytes)", cap);
+    w->buffered += cap - b->cap;
+    sy_free(b->data);
+    b->data = data;
+    b->cap = cap;
+done:
+    return st;
+}
+
+static void put32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
 }
 
 static shardy_status add_one(shardy_exchange_writer *w, int64_t db_id, const shardy_key *key, const void *value,
                              size_t len) {
+    unsigned char scratch[8];
+    const void *kp;
+    size_t kn;
     if (db_id < 0 || db_id >= (int64_t)w->limit)
         return sy_err(SHARDY_EROUTE, "shard id %lld is outside [0, %u)", (long long)db_id, w->limit);
-    if ((size_t)db_id >= w->nbufs) {
-        shardy_status st = grow(w, (size_t)db_id + 1);
-        if (st) return st;
-    }
-    sy_rowbuf *b = &w->bufs[db_id];
-    uint64_t before = b->mem_bytes;
-    shardy_status st = sy_shard_rows_add(b, w->d.o.key_encoding, key, value, len, w->seq + 1);
+    shardy_status st = sy_shard_row_encode(w->d.o.key_encoding, key, len, scratch, &kp, &kn);
     if (st) return st;
-    w->seq++;
-    w->mem += b->mem_bytes - before;
-    if (w->mem > w->d.o.memory_limit) {
-        st = spill_all(w);
+    if ((size_t)db_id >= w->nbufs && (st = grow(w, (size_t)db_id + 1)) != SHARDY_OK) return st;
+    uint32_t db = (uint32_t)db_id;
+    xbuf *b = &w->bufs[db];
+    size_t need = 8 + kn + len;
+    if (b->cap - b->used < need) {
+        int direct;
+        st = make_room(w, db, need, &direct);
+        if (!st && direct) {
+            unsigned char hdr[8];
+            put32(hdr, (uint32_t)kn);
+            put32(hdr + 4, (uint32_t)len);
+            struct iovec iov[3] = {{hdr, 8}, {(void *)kp, kn}, {(void *)value, len}};
+            st = write_section(w, db, iov, 3, 1);
+            if (!st) w->rows++;
+        }
         if (st) w->state = X_FAILED;
+        if (st || direct) return st;
     }
-    return st;
+    unsigned char *rec = b->data + b->used;
+    put32(rec, (uint32_t)kn);
+    put32(rec + 4, (uint32_t)len);
+    if (kn) memcpy(rec + 8, kp, kn);
+    if (len) memcpy(rec + 8 + kn, value, len);
+    b->used += need;
+    b->rows++;
+    w->rows++;
+    return SHARDY_OK;
 }
 
 shardy_status shardy_exchange_add(shardy_exchange_writer *w, uint32_t db_id, const shardy_key *key,
@@ -230,138 +384,75 @@ shardy_status shardy_exchange_add_arrow(shardy_exchange_writer *w, const struct 
     return st;
 }
 
-/* Writes buffer b's merged rows to f; *len = bytes written. */
-static shardy_status write_section(sy_rowbuf *b, FILE *f, const char *path, uint64_t *len) {
-    shardy_status st = SHARDY_OK;
-    sy_rowmerge *m = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    int r;
-    *len = 0;
-    SY_TRY(sy_rowmerge_open(b, &m));
-    while ((r = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) > 0) {
-        const unsigned char *rec = (const unsigned char *)k - 8; /* the record in place (rowbuf.h) */
-        size_t n = 8 + kl + vl;
-        if (fwrite(rec, 1, n, f) != n) {
-            st = sy_err_errno(errno ? errno : EIO, "cannot write exchange object", path);
-            goto done;
-        }
-        *len += n;
-    }
-done:
-    sy_rowmerge_close(&m);
-    return st;
-}
-
 shardy_status shardy_exchange_finish(shardy_exchange_writer *w, char **result_json) {
     shardy_status st = check_writer(w, "shardy_exchange_finish");
-    sy_buf out = SY_BUF_INIT, secs = SY_BUF_INIT;
-    char *prefix = NULL, *url = NULL, *path = NULL;
-    FILE *f = NULL;
-    uint64_t rows = 0, bytes = 0;
+    sy_buf out = SY_BUF_INIT;
     int uploaded = 0;
-    char rnd[33];
     if (st) return st;
     if (!result_json) return sy_err(SHARDY_EINVAL, "shardy_exchange_finish: NULL result pointer");
     *result_json = NULL;
-    for (size_t i = 0; i < w->nbufs; i++) rows += w->bufs[i].rows_total;
-    if (rows) {
-        prefix = sy_exchange_prefix(&w->d);
-        url = prefix ? sy_asprintf("%spart=%05u/attempt=%u/rows.run", prefix, w->info.partition, w->info.attempt)
-                     : NULL;
-        if (!url) {
-            st = sy_err(SHARDY_ENOMEM, "out of memory finishing an exchange writer");
+    if (w->rows) {
+        SY_TRY(flush_all(w, 1));
+        int fd = w->fd;
+        w->fd = -1;
+        if (close(fd) != 0) {
+            st = sy_err_errno(errno, "cannot write exchange object", w->path);
             goto done;
         }
-        const char *local = sy_exchange_local_path(url);
-        SY_TRY(sy_uuid4_hex(rnd));
-        if (local) {
-            char *dir = sy_strdup(local);
-            char *slash = dir ? strrchr(dir, '/') : NULL;
-            if (slash) *slash = '\0';
-            st = dir ? sy_mkdirs(dir) : sy_err(SHARDY_ENOMEM, "out of memory finishing an exchange writer");
-            sy_free(dir);
-            if (st) goto done;
-            path = sy_asprintf("%s.tmp-%.16s", local, rnd);
-        } else {
-            path = sy_asprintf("%s/exchange-%.16s.run", w->staging, rnd);
-        }
-        if (!path) {
-            st = sy_err(SHARDY_ENOMEM, "out of memory finishing an exchange writer");
-            goto done;
-        }
-        f = fopen(path, "wb");
-        if (!f) {
-            st = sy_err_errno(errno, "cannot create exchange object", path);
-            goto done;
-        }
-        setvbuf(f, NULL, _IOFBF, 1 << 20);
-        SY_TRY(sy_buf_putc(&secs, '['));
-        for (size_t i = 0; i < w->nbufs; i++) {
-            sy_rowbuf *b = &w->bufs[i];
-            if (!b->rows_total) continue;
-            uint64_t len;
-            SY_TRY(write_section(b, f, path, &len));
-            SY_TRY(sy_buf_printf(&secs, "%s{\"db_id\":%zu,\"offset\":%llu,\"length\":%llu,\"rows\":%llu}",
-                                 secs.len > 1 ? "," : "", i, (unsigned long long)bytes, (unsigned long long)len,
-                                 (unsigned long long)b->rows_total));
-            bytes += len;
-            sy_rowbuf_free(b); /* memory and spill runs go as soon as the section is out */
-            sy_rowbuf_init(b);
-        }
-        SY_TRY(sy_buf_putc(&secs, ']'));
-        if (fclose(f) != 0) {
-            f = NULL;
-            st = sy_err_errno(errno, "cannot write exchange object", path);
-            goto done;
-        }
-        f = NULL;
         uploaded = 1;
+        const char *local = sy_exchange_local_path(w->url);
         if (local) {
-            if (rename(path, local) != 0) {
+            if (rename(w->path, local) != 0) {
                 st = sy_err_errno(errno, "cannot rename exchange object into place", local);
                 goto done;
             }
         } else {
-            SY_TRY(sy_store_put_file(w->d.store, url, path, "application/octet-stream"));
+            SY_TRY(sy_store_put_file(w->d.store, w->url, w->path, "application/octet-stream"));
         }
     }
     SY_TRY(sy_buf_printf(&out, "{\"partition\":%u,\"attempt\":%u,\"url\":", w->info.partition, w->info.attempt));
-    if (url) SY_TRY(sy_json_put_string(&out, url, strlen(url), SY_JSON_RAW_UTF8));
+    if (w->rows) SY_TRY(sy_json_put_string(&out, w->url, strlen(w->url), SY_JSON_RAW_UTF8));
     else SY_TRY(sy_buf_puts(&out, "null"));
-    SY_TRY(sy_buf_printf(&out, ",\"rows\":%llu,\"bytes\":%llu,\"sections\":%s}", (unsigned long long)rows,
-                         (unsigned long long)bytes, secs.len ? secs.data : "[]"));
+    SY_TRY(sy_buf_printf(&out, ",\"rows\":%llu,\"bytes\":%llu,\"sections\":[", (unsigned long long)w->rows,
+                         (unsigned long long)w->bytes));
+    for (size_t i = 0; i < w->nsecs; i++) {
+        const xsec *x = &w->secs[i];
+        SY_TRY(sy_buf_printf(&out, "%s{\"db_id\":%u,\"offset\":%llu,\"length\":%llu,\"rows\":%llu}", i ? "," : "",
+                             x->db_id, (unsigned long long)x->off, (unsigned long long)x->len,
+                             (unsigned long long)x->rows));
+    }
+    SY_TRY(sy_buf_puts(&out, "]}"));
     *result_json = sy_buf_take(&out);
     w->state = X_FINISHED;
 done:
-    if (f) fclose(f);
-    if (path && (st || !sy_exchange_local_path(url))) unlink(path);
     if (st) {
         char msg[SY_ERRMSG_MAX];
         snprintf(msg, sizeof msg, "%s", shardy_errmsg());
         w->state = X_FAILED;
-        if (uploaded && url && sy_store_delete(w->d.store, url) != SHARDY_OK) {
+        if (uploaded && !sy_exchange_local_path(w->url) && sy_store_delete(w->d.store, w->url) != SHARDY_OK) {
             /* best effort: the run's sweep or failure cleanup removes it */
         }
         sy_err(st, "exchange partition=%u attempt=%u: %s", w->info.partition, w->info.attempt, msg);
     }
+    if (w->path && (st || !sy_exchange_local_path(w->url))) unlink(w->path); /* temp, or the staged copy */
     (void)sy_rmtree(w->staging);
     sy_buf_free(&out);
-    sy_buf_free(&secs);
-    sy_free(prefix);
-    sy_free(url);
-    sy_free(path);
     return st;
 }
 
 void shardy_exchange_close(shardy_exchange_writer **pw) {
     shardy_exchange_writer *w = pw ? *pw : NULL;
     if (!w || w->magic != EXCHANGE_MAGIC) return;
-    for (size_t i = 0; i < w->nbufs; i++) sy_rowbuf_free(&w->bufs[i]);
+    for (size_t i = 0; i < w->nbufs; i++) sy_free(w->bufs[i].data);
     sy_free(w->bufs);
+    if (w->fd >= 0) close(w->fd);
+    if (w->path && w->state != X_FINISHED) unlink(w->path); /* an unfinished object goes */
     if (w->staging) (void)sy_rmtree(w->staging);
     sy_driver_close(&w->d);
     sy_free(w->staging);
+    sy_free(w->url);
+    sy_free(w->path);
+    sy_free(w->secs);
     w->magic = 0;
     sy_free(w);
     *pw = NULL;

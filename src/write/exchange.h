@@ -17,10 +17,12 @@ char *sy_exchange_prefix(const sy_driver *d);
 /* The local path of a file:// URL, or NULL for other stores. */
 const char *sy_exchange_local_path(const char *url);
 
-/* Adds section [offset, offset + length) of the exchange object url to rb as its newest run: a
- * file:// object in place, any other store's section fetched (ranged GETs) to
- * <staging>/section-<n>.run first. */
+/* Adds section [offset, offset + length) of the exchange object url — `rows` records in arrival
+ * order — to rb as in-memory rows with sequence numbers seq0, seq0 + 1, ... (sy_rowbuf_add_records):
+ * a file:// object mapped in place, any other store's section fetched (ranged GETs) to
+ * <staging>/section-<n>.run, mapped, and the file unlinked at once. */
 shardy_status sy_exchange_add_section(sy_store *store, sy_rowbuf *rb, const char *url, uint64_t offset,
-                                      uint64_t length, uint64_t rows, const char *staging, unsigned n) SY_NODISCARD;
+                                      uint64_t length, uint64_t rows, uint64_t seq0, const char *staging,
+                                      unsigned n) SY_NODISCARD;
 
 #endif

@@ -47,6 +47,10 @@ static void free_memory(sy_rowbuf *b) {
         c = next;
     }
     b->chunks = NULL;
+    for (size_t i = 0; i < b->nmaps; i++) munmap(b->maps[i].addr, b->maps[i].len);
+    sy_free(b->maps);
+    b->maps = NULL;
+    b->nmaps = 0;
     sy_free(b->ents);
     b->ents = NULL;
     b->n = b->cap = 0;
@@ -252,6 +256,98 @@ shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, ui
     return SHARDY_OK;
 }
 
+static shardy_status reserve_ents(sy_rowbuf *b, size_t more) {
+    if (more <= b->cap - b->n) return SHARDY_OK;
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    if (cap < b->n + more) cap = b->n + more;
+    if (cap > SIZE_MAX / sizeof *b->ents) return sy_err(SHARDY_ENOMEM, "cannot index %zu buffered rows", cap);
+    sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
+    if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
+    b->ents = e;
+    b->cap = cap;
+    return SHARDY_OK;
+}
+
+/* Maps bytes [off, off + len) of path read-only (page-aligned start); *base = the range's first
+ * byte. populate → the page tables are filled up front (the caller reads every page anyway). */
+static shardy_status map_range(const char *path, uint64_t off, uint64_t len, int populate, sy_rowmap *mp,
+                               const unsigned char **base) {
+    if (len > SIZE_MAX / 2 || off > UINT64_MAX - len)
+        return sy_err(SHARDY_EFORMAT, "%s: byte range [%llu, +%llu) is not addressable", path,
+                      (unsigned long long)off, (unsigned long long)len);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        shardy_status st = sy_err_errno(errno, "cannot open", path);
+        if (fd >= 0) close(fd);
+        return st;
+    }
+    if ((uint64_t)sb.st_size < off + len) {
+        close(fd);
+        return sy_err(SHARDY_EFORMAT, "%s is truncated: %llu bytes, the range needs [%llu, %llu)", path,
+                      (unsigned long long)sb.st_size, (unsigned long long)off, (unsigned long long)(off + len));
+    }
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
+    uint64_t start = off - off % page;
+    size_t maplen = (size_t)(off + len - start);
+    void *map = mmap(NULL, maplen, PROT_READ, MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, (off_t)start);
+    int err = errno;
+    close(fd);
+    if (map == MAP_FAILED) return sy_err_errno(err, "cannot map", path);
+    mp->addr = map;
+    mp->len = maplen;
+    *base = (const unsigned char *)map + (off - start);
+    return SHARDY_OK;
+}
+
+shardy_status sy_rowbuf_add_records(sy_rowbuf *b, const char *path, uint64_t off, uint64_t len, uint64_t rows,
+                                    uint64_t seq0) {
+    shardy_status st = SHARDY_OK;
+    sy_rowmap mp = {NULL, 0};
+    const unsigned char *p, *end;
+    if (len / 8 < rows || (len && !rows))
+        return sy_err(SHARDY_EFORMAT, "section [%llu, +%llu) of %s cannot hold %llu records", (unsigned long long)off,
+                      (unsigned long long)len, path, (unsigned long long)rows);
+    if (len == 0) return SHARDY_OK;
+    sy_rowmap *maps = sy_realloc(b->maps, (b->nmaps + 1) * sizeof *maps);
+    if (!maps) return sy_err(SHARDY_ENOMEM, "out of memory mapping a section of %s", path);
+    b->maps = maps;
+    SY_TRY(reserve_ents(b, (size_t)rows));
+    SY_TRY(map_range(path, off, len, 1, &mp, &p));
+    end = p + len;
+    sy_rowent *e = b->ents + b->n;
+    for (uint64_t i = 0; i < rows; i++) {
+        size_t left = (size_t)(end - p);
+        if (left < 8) goto corrupt;
+        size_t kl = rd32(p), vl = rd32(p + 4);
+        if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > left - 8) goto corrupt;
+        e[i].prefix = key_prefix(p + 8, kl);
+        e[i].rec = p;
+        e[i].seq = seq0 + i;
+        p += 8 + kl + vl;
+    }
+    if (p != end) {
+        st = sy_err(SHARDY_EFORMAT, "section [%llu, +%llu) of %s holds more than its %llu records (byte %llu)",
+                    (unsigned long long)off, (unsigned long long)len, path, (unsigned long long)rows,
+                    (unsigned long long)(off + (uint64_t)(p - (end - len))));
+        goto done;
+    }
+    b->maps[b->nmaps++] = mp;
+    mp.addr = NULL;
+    b->n += (size_t)rows;
+    b->rows_total += rows;
+    b->mem_bytes += rows * sizeof *b->ents;
+    goto done;
+corrupt:
+    st = sy_err(SHARDY_EFORMAT, "section [%llu, +%llu) of %s is truncated or corrupt at byte %llu (%llu records expected)",
+                (unsigned long long)off, (unsigned long long)len, path,
+                (unsigned long long)(off + (uint64_t)(p - (end - len))), (unsigned long long)rows);
+done:
+    if (mp.addr) munmap(mp.addr, mp.len);
+    return st;
+}
+
 /* ---- merge ------------------------------------------------------------------------------------ */
 
 /* A merge source: one mapped run, or the sorted in-memory rows. Runs are read through a read-only
@@ -373,48 +469,21 @@ shardy_status sy_rowmerge_open(sy_rowbuf *b, sy_rowmerge **out) {
         goto done;
     }
     sy_rowbuf_sort(b);
-    long pg = sysconf(_SC_PAGESIZE);
-    uint64_t page = pg > 0 ? (uint64_t)pg : 4096;
     for (size_t i = 0; i < b->nruns; i++) {
         const sy_rowrun *r = &b->runs[i];
         src *s = &m->srcs[m->nsrcs];
         s->idx = m->nsrcs++;
         s->path = r->path;
         if (r->len == 0) continue;
-        if (r->len > SIZE_MAX / 2 || r->off > UINT64_MAX - r->len) {
-            st = sy_err(SHARDY_EFORMAT, "run %s: byte range [%llu, +%llu) is not addressable", r->path,
-                        (unsigned long long)r->off, (unsigned long long)r->len);
-            goto done;
-        }
-        int fd = open(r->path, O_RDONLY | O_CLOEXEC);
-        struct stat sb;
-        if (fd < 0 || fstat(fd, &sb) != 0) {
-            st = sy_err_errno(errno, "cannot open run", r->path);
-            if (fd >= 0) close(fd);
-            goto done;
-        }
-        if ((uint64_t)sb.st_size < r->off + r->len) {
-            close(fd);
-            st = sy_err(SHARDY_EFORMAT, "run %s is truncated: %llu bytes, the run needs [%llu, %llu)", r->path,
-                        (unsigned long long)sb.st_size, (unsigned long long)r->off,
-                        (unsigned long long)(r->off + r->len));
-            goto done;
-        }
-        uint64_t start = r->off - r->off % page;
-        size_t len = (size_t)(r->off + r->len - start);
-        void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
-        int err = errno;
-        close(fd);
-        if (map == MAP_FAILED) {
-            st = sy_err_errno(err, "cannot map run", r->path);
-            goto done;
-        }
-        (void)madvise(map, len, MADV_SEQUENTIAL);
-        s->map = map;
-        s->maplen = len;
-        s->map_off = start;
-        s->p = s->map + (r->off - start);
-        s->end = s->p + r->len;
+        sy_rowmap mp;
+        const unsigned char *base;
+        SY_TRY(map_range(r->path, r->off, r->len, 0, &mp, &base));
+        (void)madvise(mp.addr, mp.len, MADV_SEQUENTIAL);
+        s->map = mp.addr;
+        s->maplen = mp.len;
+        s->map_off = r->off - (uint64_t)(base - (const unsigned char *)mp.addr);
+        s->p = base;
+        s->end = base + r->len;
     }
     m->srcs[m->nsrcs].idx = m->nsrcs; /* the memory source, newest */
     m->nsrcs++;

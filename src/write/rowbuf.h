@@ -4,7 +4,8 @@
  *
  * What it owns
  *   A sy_rowbuf holds the (encoded key, value) rows routed to one shard: an append-only arena of
- *   records in large chunks plus an index of 24-byte entries (8-byte big-endian key prefix, record
+ *   records in large chunks, read-only mappings of record ranges of files (exchange sections,
+ *   indexed in place), plus an index of 24-byte entries (8-byte big-endian key prefix, record
  *   pointer, sequence number). sy_rowbuf_spill sorts the index, drops superseded duplicates and
  *   writes the rows to a run file in key order, then empties the buffer. A merge (sy_rowmerge)
  *   reads every run of the shard plus what is still in memory and yields each distinct key once,
@@ -16,7 +17,8 @@
  *     well defined across runs and memory.
  *   - Run files contain strictly increasing keys. Format: repeated [u32 klen LE][u32 vlen LE][key]
  *     [value]. Spill runs are local scratch; the same format is the exchange object's section
- *     format (write/exchange.c), where a run is a byte range of a bigger file.
+ *     format (write/exchange.c), where a section is a byte range of a bigger file whose records
+ *     are in arrival order, not key order (so sections are indexed, not merged as runs).
  *   - Adding a row allocates only when a chunk or the index grows (amortised O(1), no per-row
  *     malloc).
  *
@@ -51,8 +53,16 @@ typedef struct sy_rowrun {
     int owned;            /* deleted by sy_rowbuf_free */
 } sy_rowrun;
 
+/* A read-only mapping that in-memory entries point into (sy_rowbuf_add_records). */
+typedef struct sy_rowmap {
+    void *addr;
+    size_t len;
+} sy_rowmap;
+
 typedef struct sy_rowbuf {
     sy_rowchunk *chunks;  /* newest first */
+    sy_rowmap *maps;      /* mapped record ranges the entries may point into */
+    size_t nmaps;
     sy_rowent *ents;
     size_t n, cap;
     uint64_t mem_bytes;   /* bytes of rows held (records + index entries; chunk slack not counted) */
@@ -74,11 +84,21 @@ void sy_rowbuf_sort(sy_rowbuf *b);
 shardy_status sy_rowbuf_spill(sy_rowbuf *b, const char *path) SY_NODISCARD;
 
 /* Appends an existing run as the newest one: bytes [off, off + len) of path, in run format with
- * strictly increasing keys (a section of an exchange object, write/exchange.c). rows = the rows it
+ * strictly increasing keys (a sorted run written by another process or an earlier spill). rows = the rows it
  * stands for (added to rows_total, duplicates included). owned → the file is deleted by
  * sy_rowbuf_free. Only between spills: the in-memory rows must be empty (they are newer). */
 shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, uint64_t len, uint64_t rows,
                                 int owned) SY_NODISCARD;
+
+/* Adds every record of bytes [off, off + len) of path — records in run format in ANY key order (an
+ * exchange section, write/exchange.c) — as in-memory rows with sequence numbers seq0, seq0 + 1, ...
+ * in file order, without copying them: the range is mapped read-only and the index entries point
+ * into the mapping, which lives until the memory is freed (spill or sy_rowbuf_free). The range
+ * must hold exactly `rows` whole records, each within the key/value limits; otherwise
+ * SHARDY_EFORMAT naming the file and byte, and nothing is added. mem_bytes grows by the index
+ * only (the mapped bytes are page cache, not heap). */
+shardy_status sy_rowbuf_add_records(sy_rowbuf *b, const char *path, uint64_t off, uint64_t len, uint64_t rows,
+                                    uint64_t seq0) SY_NODISCARD;
 
 /* Key-ordered merge over a shard's runs and its (sorted) in-memory rows. */
 typedef struct sy_rowmerge sy_rowmerge;

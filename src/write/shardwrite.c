@@ -14,18 +14,25 @@
 #include "snapshot/layout.h"
 #include "write/ratelimit.h"
 
+shardy_status sy_shard_row_encode(shardy_key_encoding enc, const shardy_key *key, size_t value_len,
+                                  unsigned char scratch[8], const void **kp, size_t *kn) {
+    shardy_status st = sy_key_encoded(enc, SHARDY_ENCODE_WRITE, key, scratch, kp, kn);
+    if (st) return st;
+    if (*kn > SY_MAX_KEY_BYTES)
+        return sy_err(SHARDY_ERANGE, "key of %zu bytes is larger than the limit of %u bytes", *kn, SY_MAX_KEY_BYTES);
+    if (value_len > SY_MAX_VALUE_BYTES)
+        return sy_err(SHARDY_ERANGE, "value of %zu bytes is larger than the limit of %u bytes", value_len,
+                      SY_MAX_VALUE_BYTES);
+    return SHARDY_OK;
+}
+
 shardy_status sy_shard_rows_add(sy_rowbuf *rb, shardy_key_encoding enc, const shardy_key *key, const void *value,
                                 size_t value_len, uint64_t seq) {
     unsigned char scratch[8];
     const void *kp;
     size_t kn;
-    shardy_status st = sy_key_encoded(enc, SHARDY_ENCODE_WRITE, key, scratch, &kp, &kn);
+    shardy_status st = sy_shard_row_encode(enc, key, value_len, scratch, &kp, &kn);
     if (st) return st;
-    if (kn > SY_MAX_KEY_BYTES)
-        return sy_err(SHARDY_ERANGE, "key of %zu bytes is larger than the limit of %u bytes", kn, SY_MAX_KEY_BYTES);
-    if (value_len > SY_MAX_VALUE_BYTES)
-        return sy_err(SHARDY_ERANGE, "value of %zu bytes is larger than the limit of %u bytes", value_len,
-                      SY_MAX_VALUE_BYTES);
     return sy_rowbuf_add(rb, kp, (uint32_t)kn, value, (uint32_t)value_len, seq);
 }
 
@@ -112,7 +119,8 @@ shardy_status sy_shard_write_attempt(const sy_shardwrite_cfg *c, sy_rowbuf *rb, 
         goto done;
     }
     SY_TRY(sy_mkdirs(dir));
-    sy_shard_writer_opts wo = {c->page_size, 0, 0};
+    /* file:// fsyncs the finished file into place: let the disk start on it while rows go in */
+    sy_shard_writer_opts wo = {c->page_size, 0, 0, c->store->scheme == SY_SCHEME_FILE};
     SY_TRY(sy_shard_writer_open(local, &wo, &w));
     SY_TRY(put_rows(c, rb, w, a, dups));
     SY_TRY(sy_shard_writer_seal(w, &a->db_bytes));

@@ -46,6 +46,11 @@ typedef struct sy_shardwrite_cfg {
     int keep_rows_on_failure;     /* 1: a failed write leaves rb intact for another attempt */
 } sy_shardwrite_cfg;
 
+/* Encodes key with enc (purpose write; *kp may point into scratch) and checks the key/value size
+ * limits: SHARDY_ETYPE/ERANGE for a row that cannot be stored. */
+shardy_status sy_shard_row_encode(shardy_key_encoding enc, const shardy_key *key, size_t value_len,
+                                  unsigned char scratch[8], const void **kp, size_t *kn) SY_NODISCARD;
+
 /* Encodes key with enc (purpose write), checks the key/value size limits and appends the row to rb
  * with sequence number seq. SHARDY_ETYPE/ERANGE for a key or value that cannot be stored (nothing
  * added). */

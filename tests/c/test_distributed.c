@@ -717,23 +717,103 @@ static void test_exchange(void) {
     snprintf(other, sizeof other, "%s/shards/run_id=run-x/_exchange/part=00000/attempt=0/rows.run", root);
     CHECK_ST(shardy_attempt_add_section(aw, other, 0, 17, 1), SHARDY_EINVAL);
     CHECK(strstr(shardy_errmsg(), "not under this run's exchange") != NULL);
-    CHECK_OK(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 20, 1));
-    char *res = NULL;
-    CHECK_ST(shardy_attempt_finish(aw, &res), SHARDY_EFORMAT);
+    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 20, 1), SHARDY_EFORMAT);
     CHECK(strstr(shardy_errmsg(), "truncated") != NULL);
+    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 3), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "cannot hold 3 records") != NULL);
+    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 2), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "truncated or corrupt at byte 17") != NULL);
+    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 16, 1), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "truncated or corrupt at byte 0") != NULL);
+    char *res = NULL;
     shardy_attempt_close(&aw);
+    /* Rows and sections count in the order added: the last added wins. */
     REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
-    CHECK_OK(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1));
     shardy_key k2 = shardy_key_int(2);
+    CHECK_OK(shardy_attempt_add(aw, &k, "first", 5));
+    CHECK_OK(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1));
     CHECK_OK(shardy_attempt_add(aw, &k2, "w", 1));
-    CHECK_ST(shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1), SHARDY_EINVAL);
     CHECK_OK(shardy_attempt_finish(aw, &res));
-    CHECK(res && strstr(res, "\"row_count\":2"));
+    CHECK(res && strstr(res, "\"row_count\":3"));
     shardy_free(res);
     shardy_attempt_close(&aw);
     json_object_put(jo);
     shardy_free(json);
     sy_store_close(&st);
+}
+
+/* A partition bigger than the exchange buffers: each shard's rows span several sections (and a
+ * tiny memory_limit forces the flush-everything path); the last row of a key wins across
+ * sections, and a shard attempt is written from every section in object order. */
+static void test_exchange_sections(void) {
+    char snap[4200], local[4200];
+    test_dirs("exchange-sections", snap, local);
+    for (int pass = 0; pass < 2; pass++) {
+        char run_id[32];
+        snprintf(run_id, sizeof run_id, "run-secs-%d", pass);
+        shardy_build_opts o = opts_for(snap, local, 4, run_id);
+        if (pass == 1) o.memory_limit = 100000;
+        shardy_run *run = NULL;
+        REQUIRE(shardy_run_open(&o, &run) == SHARDY_OK);
+        shardy_exchange_info info = {0, 0};
+        shardy_exchange_writer *w = NULL;
+        REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
+        for (int64_t k = 0; k < 20000; k++) {
+            char v[64];
+            shardy_key key = shardy_key_int(k);
+            int n = snprintf(v, sizeof v, "early-%lld", (long long)k);
+            CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
+        }
+        for (int64_t k = 0; k < 20000; k += 1000) { /* re-added later: these must win */
+            char v[64];
+            shardy_key key = shardy_key_int(k);
+            int n = snprintf(v, sizeof v, "late-%lld", (long long)k);
+            CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
+        }
+        shardy_key kb = shardy_key_int(7);
+        static char huge[(5u << 20) + 3]; /* larger than any buffer: a section of its own */
+        memset(huge, 'h', sizeof huge);
+        CHECK_OK(shardy_exchange_add(w, route(7, 4), &kb, huge, sizeof huge));
+        char *json = NULL;
+        CHECK_OK(shardy_exchange_finish(w, &json));
+        shardy_exchange_close(&w);
+        REQUIRE(json);
+        json_object *jo = parse(json), *secs;
+        REQUIRE(jo && json_object_object_get_ex(jo, "sections", &secs));
+        size_t nsec = json_object_array_length(secs);
+        CHECK(nsec > 8); /* several per shard */
+        json_object_put(jo);
+        char *attempts[4];
+        for (uint32_t d = 0; d < 4; d++) {
+            shardy_attempt_info ai = {d, 0, 7, (int64_t)d};
+            shardy_attempt_writer *aw = NULL;
+            REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
+            CHECK(add_sections(aw, &json, 1, d) >= 2);
+            CHECK_OK(shardy_attempt_finish(aw, &attempts[d]));
+            shardy_attempt_close(&aw);
+        }
+        char *all = join(attempts, 4), *res = NULL;
+        CHECK_OK(shardy_run_publish(run, all, &res));
+        CHECK(res && strstr(res, "\"rows_written\": 20021"));
+        shardy_free(res);
+        free(all);
+        shardy_run_close(&run);
+        shardy_reader *r = open_reader(snap);
+        REQUIRE(r != NULL);
+        for (int64_t k = 0; k < 20000; k += 37) {
+            if (k != 7) CHECK(value_is(r, k, k % 1000 ? "early" : "late"));
+        }
+        for (int64_t k = 0; k < 20000; k += 1000) CHECK(value_is(r, k, "late"));
+        shardy_key k7 = shardy_key_int(7);
+        void *val = NULL;
+        size_t vlen = 0;
+        int found = 0;
+        CHECK_OK(shardy_reader_get_alloc(r, &k7, &val, &vlen, &found));
+        CHECK(found && vlen == sizeof huge && ((char *)val)[0] == 'h' && ((char *)val)[vlen - 1] == 'h');
+        shardy_free(val);
+        shardy_reader_close(&r);
+        shardy_free(json);
+    }
 }
 
 static void test_s3(void) {
@@ -797,5 +877,5 @@ static void test_s3(void) {
     sy_store_close(&st);
 }
 
-TEST_MAIN(test_winners_and_sweep, test_attempt_json, test_malformed, test_coverage_and_fail,
+TEST_MAIN(test_exchange_sections, test_winners_and_sweep, test_attempt_json, test_malformed, test_coverage_and_fail,
           test_attempt_close_without_finish, test_cel_direct, test_store_failures, test_exchange, test_s3)

@@ -232,6 +232,121 @@ static void test_section_runs(void) {
     CHECK(access(path, F_OK) == 0); /* not owned: left in place */
 }
 
+/* Unsorted record sections indexed in place (sy_rowbuf_add_records): random keys with many
+ * duplicates spread over sections at unaligned offsets of one file, interleaved with copied rows
+ * and spills; the merge must equal a last-added-wins model. Also the format checks. */
+static void test_record_sections(void) {
+    const char *dir = test_tmpdir("rowbuf-records");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/exchange.rows", dir);
+    static uint32_t last_val[NKEYS];
+    memset(last_val, 0, sizeof last_val);
+    enum { SECTIONS = 40, PER = 300 };
+    long off[SECTIONS];
+    unsigned ids[SECTIONS][PER];
+    srand(7);
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    for (int s = 0; s < SECTIONS; s++) {
+        for (int i = 0; i < 1 + s * 37 % 11; i++) fputc('#', f); /* junk: unaligned offsets */
+        off[s] = ftell(f);
+        for (int i = 0; i < PER; i++) {
+            ids[s][i] = (unsigned)rand() % 2000;
+            unsigned char k[16];
+            size_t kl = make_key(ids[s][i], k);
+            uint32_t val = (uint32_t)(s * PER + i + 1), hdr[2] = {(uint32_t)kl, sizeof val};
+            fwrite(hdr, 4, 2, f); /* little-endian host */
+            fwrite(k, 1, kl, f);
+            fwrite(&val, 4, 1, f);
+        }
+    }
+    REQUIRE(fclose(f) == 0);
+    sy_rowbuf b;
+    sy_rowbuf_init(&b);
+    uint64_t seq = 1;
+    unsigned spills = 0;
+    for (int s = 0; s < SECTIONS; s++) {
+        /* section s spans [off[s], end of its PER records) */
+        uint64_t len = 0;
+        for (int i = 0; i < PER; i++) {
+            unsigned char k[16];
+            len += 8 + make_key(ids[s][i], k) + 4;
+        }
+        CHECK_OK(sy_rowbuf_add_records(&b, path, (uint64_t)off[s], len, PER, seq));
+        seq += PER;
+        for (int i = 0; i < PER; i++) last_val[ids[s][i]] = (uint32_t)(s * PER + i + 1);
+        if (s % 3 == 1) { /* a copied row in between: newer than the section before it */
+            unsigned id = (unsigned)(s * 13) % 2000;
+            unsigned char k[16];
+            size_t kl = make_key(id, k);
+            uint32_t val = 1000000u + (uint32_t)s;
+            CHECK_OK(sy_rowbuf_add(&b, k, (uint32_t)kl, &val, sizeof val, seq++));
+            last_val[id] = val;
+        }
+        if (s % 9 == 8) {
+            char run[4200];
+            snprintf(run, sizeof run, "%s/spill-%u", dir, spills++);
+            CHECK_OK(sy_rowbuf_spill(&b, run));
+            CHECK_EQ_INT(b.nmaps, 0);
+        }
+    }
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(&b, &m));
+    REQUIRE(m != NULL);
+    const void *k, *v;
+    size_t kl, vl, distinct = 0;
+    unsigned char prev[16];
+    size_t prevl = 0;
+    int rc, first = 1;
+    shardy_status st = SHARDY_OK;
+    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
+        if (!first) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
+        first = 0;
+        memcpy(prev, k, kl);
+        prevl = kl;
+        unsigned id = 2000;
+        for (unsigned c = 0; c < 2000; c++) {
+            unsigned char ck[16];
+            size_t cl = make_key(c, ck);
+            if (cl == kl && !memcmp(ck, k, kl)) {
+                id = c;
+                break;
+            }
+        }
+        REQUIRE(id < 2000 && vl == 4);
+        uint32_t got;
+        memcpy(&got, v, 4);
+        CHECK_EQ_U64(got, last_val[id]);
+        distinct++;
+    }
+    CHECK_EQ_INT(rc, 0);
+    size_t want = 0;
+    for (unsigned c = 0; c < 2000; c++) want += last_val[c] != 0;
+    CHECK_EQ_INT(distinct, want);
+    sy_rowmerge_close(&m);
+    sy_rowbuf_free(&b);
+
+    /* Format checks: nothing is added on error. */
+    sy_rowbuf_init(&b);
+    unsigned char k0[16];
+    uint64_t len0 = 8 + make_key(ids[0][0], k0) + 4;
+    CHECK_ST(sy_rowbuf_add_records(&b, path, (uint64_t)off[0], len0, 100, 1), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "cannot hold 100 records") != NULL);
+    CHECK_ST(sy_rowbuf_add_records(&b, path, (uint64_t)off[0], len0 + 3, 1, 1), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "holds more than its 1 records") != NULL);
+    CHECK_ST(sy_rowbuf_add_records(&b, path, (uint64_t)off[0] + 1, len0, 1, 1), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "truncated or corrupt") != NULL && strstr(shardy_errmsg(), path) != NULL);
+    CHECK_ST(sy_rowbuf_add_records(&b, path, 1u << 30, 16, 1, 1), SHARDY_EFORMAT);
+    CHECK(strstr(shardy_errmsg(), "is truncated") != NULL);
+    CHECK_OK(sy_rowbuf_add_records(&b, path, 0, 0, 0, 1));
+    CHECK_EQ_INT(b.n, 0);
+    CHECK_EQ_INT(b.nmaps, 0);
+    CHECK_OK(sy_rowbuf_add_records(&b, path, (uint64_t)off[0], len0, 1, 1));
+    CHECK_EQ_INT(b.n, 1);
+    CHECK_EQ_INT(b.nmaps, 1);
+    sy_rowbuf_free(&b);
+}
+
 /* A run whose keys go backwards, or whose range lies past the end of the file, is a format error
  * naming the file (not a silently mis-ordered shard). */
 static void test_bad_section_runs(void) {
@@ -309,5 +424,5 @@ static void test_alloc_failure(void) {
     sy_rowbuf_free(&b);
 }
 
-TEST_MAIN(test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_prefix_ties, test_section_runs,
+TEST_MAIN(test_record_sections, test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_prefix_ties, test_section_runs,
           test_bad_section_runs, test_corrupt_run, test_alloc_failure)

@@ -351,7 +351,7 @@ static void test_page_sizes(void) {
         char name[32];
         snprintf(name, sizeof name, "p%d.db", sizes[i]);
         const char *db = path_in(dir, name);
-        sy_shard_writer_opts o = {sizes[i], 0, 0};
+        sy_shard_writer_opts o = {sizes[i], 0, 0, 0};
         sy_shard_writer *w = NULL;
         CHECK_OK(sy_shard_writer_open(db, &o, &w));
         REQUIRE(w);
@@ -386,14 +386,14 @@ static void test_page_sizes(void) {
     static const int invalid[] = {512, 1024, 2048, 4097, 131072, -2, 3};
     for (size_t i = 0; i < sizeof invalid / sizeof invalid[0]; i++) {
         const char *db = path_in(dir, "bad.db");
-        sy_shard_writer_opts o = {invalid[i], 0, 0};
+        sy_shard_writer_opts o = {invalid[i], 0, 0, 0};
         sy_shard_writer *w = (sy_shard_writer *)&o; /* must be reset to NULL */
         CHECK_ST(sy_shard_writer_open(db, &o, &w), SHARDY_EINVAL);
         CHECK(w == NULL);
         CHECK_ERRMSG_HAS("page_size");
         CHECK(!file_exists(db));
     }
-    sy_shard_writer_opts neg = {0, -5, 0};
+    sy_shard_writer_opts neg = {0, -5, 0, 0};
     sy_shard_writer *w = NULL;
     CHECK_ST(sy_shard_writer_open(path_in(dir, "bad.db"), &neg, &w), SHARDY_EINVAL);
 }
@@ -417,7 +417,7 @@ static void test_page_size_formula(void) {
 static int write_auto(const char *db, int n, const size_t *lens, uint64_t *dbb) {
     static unsigned char val[70000];
     memset(val, 'v', sizeof val);
-    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0};
+    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0, 0};
     sy_shard_writer *w = NULL;
     int page = -1;
     if (sy_shard_writer_open(db, &o, &w) != SHARDY_OK) return -1;
@@ -761,7 +761,7 @@ static void test_sqlite_cli_reads_shard(void) {
     }
     const char *dir = test_tmpdir("shard-cli");
     const char *db = path_in(dir, "shard.db");
-    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0};
+    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0, 0};
     sy_shard_writer *w = NULL;
     CHECK_OK(sy_shard_writer_open(db, &o, &w));
     REQUIRE(w);
@@ -793,7 +793,7 @@ static void test_uri_escaping(void) {
     snprintf(dir, sizeof dir, "%s/odd %%41 ?x=1#frag&mode=rw;é", base);
     REQUIRE(mkdir(dir, 0755) == 0);
     const char *db = path_in(dir, "shard?.db");
-    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0};
+    sy_shard_writer_opts o = {SY_PAGE_SIZE_AUTO, 0, 0, 0};
     sy_shard_writer *w = NULL;
     CHECK_OK(sy_shard_writer_open(db, &o, &w));
     REQUIRE(w);
@@ -956,7 +956,7 @@ static void test_failures_poison_writer(void) {
     /* the file vanishes before seal: seal fails with the path, the writer is failed */
     static const int modes[] = {0, SY_PAGE_SIZE_AUTO};
     for (int m = 0; m < 2; m++) {
-        sy_shard_writer_opts o = {modes[m], 0, 0};
+        sy_shard_writer_opts o = {modes[m], 0, 0, 0};
         CHECK_OK(sy_shard_writer_open(db, &o, &w));
         REQUIRE(w);
         CHECK_OK(sy_shard_writer_put(w, "k", 1, "v", 1));
