@@ -13,6 +13,7 @@
 
 #define CHUNK_MIN (64u << 10)
 #define CHUNK_MAX (4u << 20)
+#define NATURAL_RUNS_MAX 8 /* at most this many ascending stretches are merged, not radix sorted */
 
 struct sy_rowchunk {
     sy_rowchunk *next;
@@ -135,43 +136,75 @@ static void sort_prefix_ties(sy_rowent *e, size_t lo, size_t hi) {
     if (mixed) qsort(e + lo, hi - lo, sizeof *e, ent_cmp);
 }
 
-/* Sorts the index by (key, seq): an LSD radix sort on the 8-byte prefix (stable, so equal prefixes
+/* Stable merge of the k ascending (by prefix) stretches starting at starts[0..k) of e into tmp,
+ * then back: on equal prefixes the earlier stretch (older rows) goes first. */
+static void merge_stretches(sy_rowent *e, size_t n, const size_t *starts, size_t k, sy_rowent *tmp) {
+    size_t pos[NATURAL_RUNS_MAX], end[NATURAL_RUNS_MAX];
+    for (size_t r = 0; r < k; r++) {
+        pos[r] = starts[r];
+        end[r] = r + 1 < k ? starts[r + 1] : n;
+    }
+    for (size_t out = 0; out < n; out++) {
+        size_t best = k;
+        for (size_t r = 0; r < k; r++)
+            if (pos[r] < end[r] && (best == k || e[pos[r]].prefix < e[pos[best]].prefix)) best = r;
+        tmp[out] = e[pos[best]++];
+    }
+    memcpy(e, tmp, n * sizeof *e);
+}
+
+/* Sorts the index by (key, seq). Rows that arrive as a few ascending stretches (input sorted by
+ * key, or a handful of sorted partitions — common for keys from a table) are merged stretch by
+ * stretch; anything else gets an LSD radix sort on the 8-byte prefix (stable, so equal prefixes
  * keep insertion order = sequence order), skipping byte positions where every entry has the same
- * byte (integer keys of one range share their high bytes), then ties broken by sort_prefix_ties.
- * Without memory for the scratch copy it falls back to qsort. */
+ * byte (integer keys of one range share their high bytes). Either way, ties of equal prefix are
+ * then ordered by sort_prefix_ties. Without memory for the scratch copy it falls back to qsort. */
 void sy_rowbuf_sort(sy_rowbuf *b) {
     size_t n = b->n;
     if (n < 2) return;
     sy_rowent *e = b->ents;
-    size_t i = 1;
-    while (i < n && e[i - 1].prefix < e[i].prefix) i++;
-    if (i == n) return; /* strictly increasing prefixes: sorted, no ties */
-    sy_rowent *tmp = n >= 64 ? sy_malloc(n * sizeof *tmp) : NULL;
-    if (!tmp) {
+    size_t starts[NATURAL_RUNS_MAX], k = 1, i;
+    starts[0] = 0;
+    int ties = 0;
+    for (i = 1; i < n && k <= NATURAL_RUNS_MAX; i++) {
+        if (e[i].prefix < e[i - 1].prefix) {
+            if (k < NATURAL_RUNS_MAX) starts[k] = i;
+            k++;
+        } else {
+            ties |= e[i].prefix == e[i - 1].prefix;
+        }
+    }
+    if (k == 1 && !ties) return; /* strictly increasing prefixes: sorted, no ties */
+    sy_rowent *tmp = k > 1 && n >= 64 ? sy_malloc(n * sizeof *tmp) : NULL;
+    if (k > 1 && !tmp) {
         qsort(e, n, sizeof *e, ent_cmp);
         return;
     }
-    size_t cnt[8][256]; /* 16 KiB of stack */
-    memset(cnt, 0, sizeof cnt);
-    for (i = 0; i < n; i++) {
-        uint64_t p = e[i].prefix;
-        for (int j = 0; j < 8; j++) cnt[j][(p >> (8 * j)) & 255]++;
-    }
-    sy_rowent *src = e, *dst = tmp;
-    for (int j = 0; j < 8; j++) {
-        const size_t *c = cnt[j];
-        if (c[(src[0].prefix >> (8 * j)) & 255] == n) continue; /* one value: nothing to do */
-        size_t off[256], sum = 0;
-        for (int d = 0; d < 256; d++) {
-            off[d] = sum;
-            sum += c[d];
+    if (k > 1 && k <= NATURAL_RUNS_MAX) {
+        merge_stretches(e, n, starts, k, tmp);
+    } else if (k > 1) {
+        size_t cnt[8][256]; /* 16 KiB of stack */
+        memset(cnt, 0, sizeof cnt);
+        for (i = 0; i < n; i++) {
+            uint64_t p = e[i].prefix;
+            for (int j = 0; j < 8; j++) cnt[j][(p >> (8 * j)) & 255]++;
         }
-        for (i = 0; i < n; i++) dst[off[(src[i].prefix >> (8 * j)) & 255]++] = src[i];
-        sy_rowent *t = src;
-        src = dst;
-        dst = t;
+        sy_rowent *src = e, *dst = tmp;
+        for (int j = 0; j < 8; j++) {
+            const size_t *c = cnt[j];
+            if (c[(src[0].prefix >> (8 * j)) & 255] == n) continue; /* one value: nothing to do */
+            size_t off[256], sum = 0;
+            for (int d = 0; d < 256; d++) {
+                off[d] = sum;
+                sum += c[d];
+            }
+            for (i = 0; i < n; i++) dst[off[(src[i].prefix >> (8 * j)) & 255]++] = src[i];
+            sy_rowent *t = src;
+            src = dst;
+            dst = t;
+        }
+        if (src != e) memcpy(e, src, n * sizeof *e);
     }
-    if (src != e) memcpy(e, src, n * sizeof *e);
     sy_free(tmp);
     for (size_t lo = 0; lo < n;) {
         size_t hi = lo + 1;

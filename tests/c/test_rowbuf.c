@@ -232,6 +232,63 @@ static void test_section_runs(void) {
     CHECK(access(path, F_OK) == 0); /* not owned: left in place */
 }
 
+/* Rows arriving as a few ascending stretches take the stretch-merge path of the sort (at most 8
+ * stretches; 9 fall back to the radix sort): keys longer than 8 bytes whose prefixes tie, overlaps
+ * between stretches (the later stretch wins), compared with a last-added-wins model. */
+static void natural_case(unsigned nstretch, int short_keys) {
+    static uint32_t last_val[4000];
+    memset(last_val, 0, sizeof last_val);
+    sy_rowbuf b;
+    sy_rowbuf_init(&b);
+    uint64_t seq = 1;
+    for (unsigned s = 0; s < nstretch; s++) {
+        unsigned lo = s * 397 % 1000, step = 1 + s % 3;
+        for (unsigned id = lo; id < 4000; id += step) {
+            char k[16];
+            /* 9 bytes: prefixes tie in tens (fixed by the tie sort); 8 bytes: equal prefix = equal key,
+             * so only the stable merge keeps the later row last */
+            int kl = snprintf(k, sizeof k, short_keys ? "key%05u" : "key-%05u", id);
+            uint32_t val = (uint32_t)seq;
+            CHECK_OK(sy_rowbuf_add(&b, k, (uint32_t)kl, &val, sizeof val, seq++));
+            last_val[id] = val;
+        }
+    }
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(&b, &m));
+    REQUIRE(m != NULL);
+    const void *k, *v;
+    size_t kl, vl, distinct = 0;
+    shardy_status st = SHARDY_OK;
+    long prev = -1;
+    int rc;
+    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
+        REQUIRE(kl == (short_keys ? 8u : 9u) && vl == 4);
+        char digits[6];
+        memcpy(digits, (const char *)k + kl - 5, 5); /* the key is not NUL-terminated */
+        digits[5] = 0;
+        long id = strtol(digits, NULL, 10);
+        CHECK(id > prev);
+        prev = id;
+        uint32_t got;
+        memcpy(&got, v, 4);
+        CHECK_EQ_U64(got, last_val[id]);
+        distinct++;
+    }
+    CHECK_EQ_INT(rc, 0);
+    size_t want = 0;
+    for (unsigned c = 0; c < 4000; c++) want += last_val[c] != 0;
+    CHECK_EQ_INT(distinct, want);
+    sy_rowmerge_close(&m);
+    sy_rowbuf_free(&b);
+}
+
+static void test_natural_runs(void) {
+    for (unsigned n = 1; n <= 9; n++) {
+        natural_case(n, 0);
+        natural_case(n, 1);
+    }
+}
+
 /* Unsorted record sections indexed in place (sy_rowbuf_add_records): random keys with many
  * duplicates spread over sections at unaligned offsets of one file, interleaved with copied rows
  * and spills; the merge must equal a last-added-wins model. Also the format checks. */
@@ -424,5 +481,5 @@ static void test_alloc_failure(void) {
     sy_rowbuf_free(&b);
 }
 
-TEST_MAIN(test_record_sections, test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_prefix_ties, test_section_runs,
+TEST_MAIN(test_natural_runs, test_record_sections, test_memory_only, test_with_spills, test_spill_every_row, test_empty, test_many_runs, test_prefix_ties, test_section_runs,
           test_bad_section_runs, test_corrupt_run, test_alloc_failure)
