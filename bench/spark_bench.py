@@ -1,17 +1,20 @@
 """Spark snapshot build vs Spark's own Parquet write of the same DataFrame, in one run.
 
 10M rows (int64 keys, 100-byte binary values), local[2] Spark, everything on local disk. The input
-DataFrame is cached and materialised first, so both writes start from the same in-memory data;
-each is run twice (first run warms up the JVM and Python workers) and the second run is timed.
+DataFrame is cached and materialised first, so both writes start from the same in-memory data.
+After one warm-up run of each (JVM JIT, Python workers), ROUNDS rounds run every measurement once,
+alternating, and each figure is the median over the rounds: single runs on this VM vary by ±20 %,
+and alternating keeps slow phases of the machine from landing on one side only.
 Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5), and, as the
 floor of any mapInArrow pipeline, spark_arrow_passthrough_s: the same DataFrame handed to Python
 batch by batch and dropped, with the input coalesced to one task per core as the writer's stage 1
 does (with its ratio to the Parquet write), and spark_arrow_passthrough_16_s without the coalesce.
 
-Usage: python bench/spark_bench.py [ROWS] [WORKDIR]
+Usage: python bench/spark_bench.py [ROWS] [WORKDIR] [ROUNDS (default 3)]
 """
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -30,7 +33,8 @@ from shardyfusion.writer.spark import write_hash_sharded  # noqa: E402
 
 def main():
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000_000
-    work = sys.argv[2] if len(sys.argv) > 2 else tempfile.mkdtemp(prefix="shardy-spark-bench-")
+    work = sys.argv[2] if len(sys.argv) > 2 and sys.argv[2] else tempfile.mkdtemp(prefix="shardy-spark-bench-")
+    rounds = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     os.makedirs(work, exist_ok=True)
     spark = (
         SparkSession.builder.master("local[2]").appName("shardy-spark-bench")
@@ -83,13 +87,17 @@ def main():
     parquet(0)
     snapshot(0)
     passthrough(0)
-    p = parquet(1)
-    s = snapshot(1)
-    a = passthrough(1)
-    a16 = passthrough(1, coalesce=False)
+    times = {"p": [], "s": [], "a": [], "a16": []}
+    for r in range(1, rounds + 1):
+        times["p"].append(parquet(r))
+        times["s"].append(snapshot(r))
+        times["a"].append(passthrough(r))
+        times["a16"].append(passthrough(r, coalesce=False))
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
+    p, s, a, a16 = (statistics.median(times[k]) for k in ("p", "s", "a", "a16"))
     print(f"spark_rows={rows}")
+    print(f"spark_rounds={rounds}")
     print(f"spark_build_s={s:.2f}")
     print(f"spark_parquet_s={p:.2f}")
     print(f"spark_vs_parquet_ratio={s / p:.2f}")

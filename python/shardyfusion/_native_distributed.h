@@ -236,7 +236,7 @@ static PyMethodDef Attempt_methods[] = {
     {"add_arrow", (PyCFunction)(void (*)(void))Attempt_add_arrow, METH_VARARGS | METH_KEYWORDS,
      "add_arrow(batch, key_col, kind ('binary_col'|'json_cols'), cols=None, skip_col=None)"},
     {"add_section", (PyCFunction)Attempt_add_section, METH_VARARGS,
-     "add_section(url, offset, length, rows) — a section of an exchange object (before any row)"},
+     "add_section(url, offset, length, rows) — a section of an exchange object (indexed now, sorted at finish)"},
     {"finish", (PyCFunction)Attempt_finish, METH_NOARGS, "finish() -> dict (the attempt result)"},
     HANDLE_METHODS("close() — unfinished: nothing uploaded")};
 

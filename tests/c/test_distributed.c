@@ -814,6 +814,22 @@ static void test_exchange_sections(void) {
         shardy_reader_close(&r);
         shardy_free(json);
     }
+    /* An unfinished writer that already flushed sections leaves no object behind. */
+    shardy_build_opts o = opts_for(snap, local, 4, "run-secs-abandoned");
+    shardy_exchange_info info = {3, 0};
+    shardy_exchange_writer *w = NULL;
+    REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
+    char v[100];
+    memset(v, 'v', sizeof v);
+    for (int64_t k = 0; k < 20000; k++) {
+        shardy_key key = shardy_key_int(k);
+        CHECK_OK(shardy_exchange_add(w, 0, &key, v, sizeof v));
+    }
+    char dir[4400];
+    snprintf(dir, sizeof dir, "%s/shards/run_id=run-secs-abandoned/_exchange", snap);
+    CHECK_EQ_INT(count_files(dir), 1); /* the temp object, written as buffers filled */
+    shardy_exchange_close(&w);
+    CHECK_EQ_INT(count_files(dir), 0);
 }
 
 static void test_s3(void) {

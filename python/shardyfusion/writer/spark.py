@@ -8,10 +8,10 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
 4. stage 1 (``mapInArrow`` over the input narrowed by ``coalesce`` to at most
    ``options.exchange_tasks`` partitions, default ``defaultParallelism`` — no shuffle; one task per
    resulting partition): C computes every row's shard id over the
-   Arrow buffers (``route_hash_arrow`` / ``CelRouter.route_arrow``) and an ``ExchangeWriter`` keeps
-   the rows per shard, sorted by key (last row of a key within the partition wins), and writes ONE
-   exchange object per task attempt under the run
-   (``.../run_id=R/_exchange/part=PPPPP/attempt=A/rows.run``: one sorted section per shard). No
+   Arrow buffers (``route_hash_arrow`` / ``CelRouter.route_arrow``) and an ``ExchangeWriter``
+   appends each row to its shard's small buffer and full buffers to ONE exchange object per task
+   attempt (``.../run_id=R/_exchange/part=PPPPP/attempt=A/rows.run``: sections of one shard's
+   records each, in arrival order — no sort, no deduplication, no copy of the partition). No
    Python per row (except a ``ValueSpec.callable`` encoder), no Spark shuffle, and the rows never
    go back to the JVM. Each task's only output is a small result (its object and sections, plus
    the first rows' keys and ids for ``verify_routing``); the shard id column is never added to
@@ -24,10 +24,10 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
    (``options.shard_write_tasks``, default ``min(num_dbs, defaultParallelism)``), largest shard
    first (by exchange bytes) to the least loaded task, ties by shard id — deterministic, so a
    retried task gets the same shards; each shard is written by exactly one task, and a task writes
-   its shards one after another. For each shard an ``AttemptWriter`` merges its section of every
-   exchange object (partition
-   order: for a key found in several stage-1 partitions the highest wins — the highest input
-   partition when nothing was coalesced, see ``SparkWriteOptions``) into SQLite in
+   its shards one after another. For each shard an ``AttemptWriter`` indexes its sections of every
+   exchange object in place (partition order, then object order: for a key found in several
+   stage-1 partitions the highest wins — the highest input partition when nothing was coalesced,
+   see ``SparkWriteOptions``; within a partition the last row wins), sorts once and writes SQLite in
    key order (so ``sort_within_partitions`` holds by construction), under ``.../db=NNNNN/attempt=NN``
    where ``attempt = spark_attempt × (1 + shard_retry.max_retries) + retry`` — Spark retries,
    speculative copies and in-task retries never share a path (in-task retries re-read the
