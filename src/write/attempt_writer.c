@@ -7,7 +7,8 @@
  *   the driver's), one sy_rowbuf, and the local staging directory
  *   <local_dir>/run_id=<run_id>.<random>/ (spill runs, fetched sections and the SQLite file).
  *   Exchange sections are indexed in place (sy_rowbuf_add_records: mapped, not copied) and
- *   sorted with the rows at finish; past memory_limit (index bytes) the buffer spills.
+ *   sorted with the rows at finish; past memory_limit (index bytes) or SY_ROWBUF_MAPS_MAX
+ *   mapped sections the buffer spills (a sorted run; the mappings go).
  *
  * Invariants
  *   - Nothing touches the object store before finish; a writer without rows never does.
@@ -126,7 +127,7 @@ shardy_status shardy_attempt_add_section(shardy_attempt_writer *w, const char *u
                                  w->sections);
     if (st) return sy_err_wrap(st, "shard db_id=%u: adding section of %s", w->info.db_id, url);
     w->seq += rows;
-    if (w->buf.mem_bytes > w->d.o.memory_limit) {
+    if (w->buf.mem_bytes > w->d.o.memory_limit || w->buf.nmaps >= SY_ROWBUF_MAPS_MAX) {
         st = sy_shard_rows_spill(&w->buf, w->staging, w->info.db_id, w->spills++);
         if (st) {
             w->state = W_FAILED;

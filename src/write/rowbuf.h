@@ -37,6 +37,9 @@
 
 #define SY_MAX_KEY_BYTES (1u << 20)         /* 1 MiB: larger keys are refused */
 #define SY_MAX_VALUE_BYTES (1000000000u)    /* SQLite's default blob limit is 1e9 bytes */
+/* Mapped record ranges a buffer keeps before its owner should spill: each is one mapping, and a
+ * process has a limit on those (vm.max_map_count, 65530 by default on Linux). */
+#define SY_ROWBUF_MAPS_MAX 16384u
 
 typedef struct sy_rowent {
     uint64_t prefix;             /* first 8 key bytes, big-endian, zero padded */

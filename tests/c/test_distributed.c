@@ -727,6 +727,19 @@ static void test_exchange(void) {
     CHECK(strstr(shardy_errmsg(), "truncated or corrupt at byte 0") != NULL);
     char *res = NULL;
     shardy_attempt_close(&aw);
+    /* More sections than a buffer keeps mapped: it spills and goes on (16400 copies of one row). */
+    REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
+    for (int i = 0; i < 16400; i++) {
+        if (shardy_attempt_add_section(aw, json_object_get_string(url), 0, 17, 1) != SHARDY_OK) {
+            CHECK_OK(SHARDY_EIO); /* report once */
+            break;
+        }
+    }
+    CHECK_OK(shardy_attempt_finish(aw, &res));
+    CHECK(res && strstr(res, "\"row_count\":16400"));
+    shardy_free(res);
+    res = NULL;
+    shardy_attempt_close(&aw);
     /* Rows and sections count in the order added: the last added wins. */
     REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
     shardy_key k2 = shardy_key_int(2);
