@@ -303,7 +303,8 @@ static shardy_status make_room(shardy_exchange_writer *w, uint32_t db, size_t ne
      * CPU cache (measured: 4 MiB buffers for 16 shards cost ~0.4 s more per 10M rows than 1 MiB):
      * past XBUF_CACHE in total, a buffer grows only as far as the record needs. */
     if (b->cap && w->buffered - b->cap + cap > XBUF_CACHE) cap = b->cap;
-    while (cap < need) cap *= 2; /* powers of two, need <= XBUF_MAX: stays <= XBUF_MAX */
+    while (cap < need) cap *= 2;
+    if (cap > XBUF_MAX) cap = XBUF_MAX; /* still >= need: need <= XBUF_MAX here */
     if (cap == b->cap) return SHARDY_OK;
     if (w->buffered - b->cap + cap > w->d.o.memory_limit) {
         SY_TRY(flush_all(w, 1)); /* over budget: start every buffer small again */
