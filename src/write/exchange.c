@@ -271,18 +271,16 @@ static shardy_status flush_buf(shardy_exchange_writer *w, uint32_t db) {
     return SHARDY_OK;
 }
 
-/* Flushes every buffer and releases their memory (the memory budget is spent). */
-static shardy_status flush_all(shardy_exchange_writer *w, int release) {
+/* Flushes every buffer and releases their memory (the memory budget is spent, or finish). */
+static shardy_status flush_all(shardy_exchange_writer *w) {
     for (size_t i = 0; i < w->nbufs; i++) {
         shardy_status st = flush_buf(w, (uint32_t)i);
         if (st) return st;
-        if (release) {
-            sy_free(w->bufs[i].data);
-            w->bufs[i].data = NULL;
-            w->bufs[i].cap = 0;
-        }
+        sy_free(w->bufs[i].data);
+        w->bufs[i].data = NULL;
+        w->bufs[i].cap = 0;
     }
-    if (release) w->buffered = 0;
+    w->buffered = 0;
     return SHARDY_OK;
 }
 
@@ -307,7 +305,7 @@ static shardy_status make_room(shardy_exchange_writer *w, uint32_t db, size_t ne
     if (cap > XBUF_MAX) cap = XBUF_MAX; /* still >= need: need <= XBUF_MAX here */
     if (cap == b->cap) return SHARDY_OK;
     if (w->buffered - b->cap + cap > w->d.o.memory_limit) {
-        SY_TRY(flush_all(w, 1)); /* over budget: start every buffer small again */
+        SY_TRY(flush_all(w)); /* over budget: start every buffer small again */
         cap = need > XBUF_MIN ? need : XBUF_MIN;
     }
     unsigned char *data = sy_malloc(cap); /* empty after the flush: no copy needed */
@@ -318,13 +316,6 @@ static shardy_status make_room(shardy_exchange_writer *w, uint32_t db, size_t ne
     b->cap = cap;
 done:
     return st;
-}
-
-static void put32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
 }
 
 static shardy_status add_one(shardy_exchange_writer *w, int64_t db_id, const shardy_key *key, const void *value,
@@ -345,8 +336,7 @@ static shardy_status add_one(shardy_exchange_writer *w, int64_t db_id, const sha
         st = make_room(w, db, need, &direct);
         if (!st && direct) {
             unsigned char hdr[8];
-            put32(hdr, (uint32_t)kn);
-            put32(hdr + 4, (uint32_t)len);
+            sy_rowrec_header(hdr, (uint32_t)kn, (uint32_t)len);
             struct iovec iov[3] = {{hdr, 8}, {(void *)kp, kn}, {(void *)value, len}};
             st = write_section(w, db, iov, 3, 1);
             if (!st) w->rows++;
@@ -354,11 +344,7 @@ static shardy_status add_one(shardy_exchange_writer *w, int64_t db_id, const sha
         if (st) w->state = X_FAILED;
         if (st || direct) return st;
     }
-    unsigned char *rec = b->data + b->used;
-    put32(rec, (uint32_t)kn);
-    put32(rec + 4, (uint32_t)len);
-    if (kn) memcpy(rec + 8, kp, kn);
-    if (len) memcpy(rec + 8 + kn, value, len);
+    sy_rowrec_put(b->data + b->used, kp, (uint32_t)kn, value, (uint32_t)len);
     b->used += need;
     b->rows++;
     w->rows++;
@@ -399,7 +385,7 @@ shardy_status shardy_exchange_finish(shardy_exchange_writer *w, char **result_js
     if (!result_json) return sy_err(SHARDY_EINVAL, "shardy_exchange_finish: NULL result pointer");
     *result_json = NULL;
     if (w->rows) {
-        SY_TRY(flush_all(w, 1));
+        SY_TRY(flush_all(w));
         int fd = w->fd;
         w->fd = -1;
         if (close(fd) != 0) {

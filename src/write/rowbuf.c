@@ -25,11 +25,13 @@ static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static void wr32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
+/* The record at p fits in the left bytes with key and value within the limits: 1 and its lengths,
+ * else 0 (truncated or corrupt). */
+static int rec_fits(const unsigned char *p, size_t left, size_t *kl, size_t *vl) {
+    if (left < 8) return 0;
+    *kl = rd32(p);
+    *vl = rd32(p + 4);
+    return *kl <= SY_MAX_KEY_BYTES && *vl <= SY_MAX_VALUE_BYTES && *kl + *vl <= left - 8;
 }
 
 static uint64_t key_prefix(const unsigned char *k, size_t n) {
@@ -69,6 +71,18 @@ void sy_rowbuf_free(sy_rowbuf *b) {
     b->nruns = 0;
 }
 
+static shardy_status reserve_ents(sy_rowbuf *b, size_t more) {
+    if (more <= b->cap - b->n) return SHARDY_OK;
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    if (cap < b->n + more) cap = b->n + more;
+    if (cap > SIZE_MAX / sizeof *b->ents) return sy_err(SHARDY_ENOMEM, "cannot index %zu buffered rows", cap);
+    sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
+    if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
+    b->ents = e;
+    b->cap = cap;
+    return SHARDY_OK;
+}
+
 shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const void *v, uint32_t vlen, uint64_t seq) {
     size_t need = 8 + (size_t)klen + vlen;
     sy_rowchunk *c = b->chunks;
@@ -84,18 +98,10 @@ shardy_status sy_rowbuf_add(sy_rowbuf *b, const void *k, uint32_t klen, const vo
         c->next = b->chunks;
         b->chunks = c;
     }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
-        if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
-        b->ents = e;
-        b->cap = cap;
-    }
+    shardy_status st = reserve_ents(b, 1);
+    if (st) return st;
     unsigned char *rec = c->data + c->used;
-    wr32(rec, klen);
-    wr32(rec + 4, vlen);
-    if (klen) memcpy(rec + 8, k, klen);
-    if (vlen) memcpy(rec + 8 + klen, v, vlen);
+    sy_rowrec_put(rec, k, klen, v, vlen);
     c->used += need;
     b->mem_bytes += need + sizeof *b->ents;
     b->ents[b->n].prefix = key_prefix(rec + 8, klen);
@@ -289,18 +295,6 @@ shardy_status sy_rowbuf_add_run(sy_rowbuf *b, const char *path, uint64_t off, ui
     return SHARDY_OK;
 }
 
-static shardy_status reserve_ents(sy_rowbuf *b, size_t more) {
-    if (more <= b->cap - b->n) return SHARDY_OK;
-    size_t cap = b->cap ? b->cap * 2 : 1024;
-    if (cap < b->n + more) cap = b->n + more;
-    if (cap > SIZE_MAX / sizeof *b->ents) return sy_err(SHARDY_ENOMEM, "cannot index %zu buffered rows", cap);
-    sy_rowent *e = sy_realloc(b->ents, cap * sizeof *e);
-    if (!e) return sy_err(SHARDY_ENOMEM, "out of memory indexing %zu buffered rows", cap);
-    b->ents = e;
-    b->cap = cap;
-    return SHARDY_OK;
-}
-
 /* Maps bytes [off, off + len) of path read-only (page-aligned start); *base = the range's first
  * byte. populate → the page tables are filled up front (the caller reads every page anyway). */
 static shardy_status map_range(const char *path, uint64_t off, uint64_t len, int populate, sy_rowmap *mp,
@@ -351,10 +345,8 @@ shardy_status sy_rowbuf_add_records(sy_rowbuf *b, const char *path, uint64_t off
     end = p + len;
     sy_rowent *e = b->ents + b->n;
     for (uint64_t i = 0; i < rows; i++) {
-        size_t left = (size_t)(end - p);
-        if (left < 8) goto corrupt;
-        size_t kl = rd32(p), vl = rd32(p + 4);
-        if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > left - 8) goto corrupt;
+        size_t kl, vl;
+        if (!rec_fits(p, (size_t)(end - p), &kl, &vl)) goto corrupt;
         e[i].prefix = key_prefix(p + 8, kl);
         e[i].rec = p;
         e[i].seq = seq0 + i;
@@ -465,9 +457,8 @@ static int src_next(sy_rowmerge *m, src *s, shardy_status *st) {
         s->live = 0;
         return 0;
     }
-    if (left < 8) goto corrupt;
-    size_t kl = rd32(s->p), vl = rd32(s->p + 4);
-    if (kl > SY_MAX_KEY_BYTES || vl > SY_MAX_VALUE_BYTES || kl + vl > left - 8) goto corrupt;
+    size_t kl, vl;
+    if (!rec_fits(s->p, left, &kl, &vl)) goto corrupt;
     const unsigned char *k = s->p + 8;
     uint64_t pfx = key_prefix(k, kl);
     if (s->live && (pfx < s->pfx || (pfx == s->pfx && key_cmp(s->k, s->klen, k, kl) >= 0))) {

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "core/error.h"
 
@@ -40,6 +41,21 @@
 /* Mapped record ranges a buffer keeps before its owner should spill: each is one mapping, and a
  * process has a limit on those (vm.max_map_count, 65530 by default on Linux). */
 #define SY_ROWBUF_MAPS_MAX 16384u
+
+/* The run-format record header: [u32 klen LE][u32 vlen LE]. */
+static inline void sy_rowrec_header(unsigned char *p, uint32_t klen, uint32_t vlen) {
+    for (int i = 0; i < 4; i++) {
+        p[i] = (unsigned char)(klen >> (8 * i));
+        p[4 + i] = (unsigned char)(vlen >> (8 * i));
+    }
+}
+
+/* Writes a whole record (header, key, value) at p: 8 + klen + vlen bytes. */
+static inline void sy_rowrec_put(unsigned char *p, const void *k, uint32_t klen, const void *v, uint32_t vlen) {
+    sy_rowrec_header(p, klen, vlen);
+    if (klen) memcpy(p + 8, k, klen);
+    if (vlen) memcpy(p + 8 + klen, v, vlen);
+}
 
 typedef struct sy_rowent {
     uint64_t prefix;             /* first 8 key bytes, big-endian, zero padded */

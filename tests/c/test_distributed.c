@@ -624,6 +624,28 @@ static int add_sections(shardy_attempt_writer *w, char **xs, size_t n, uint32_t 
     return added;
 }
 
+/* Stage 2 and publish for 4 shards: one attempt per shard d from its sections of the n exchange
+ * results (added[d] = sections added), then publish; the result must contain want. Closes *run. */
+static void publish_from_sections(const shardy_build_opts *o, shardy_run **run, char **xs, size_t n, int added[4],
+                                  const char *want) {
+    char *attempts[4];
+    for (int d = 0; d < 4; d++) added[d] = 0;
+    for (uint32_t d = 0; d < 4; d++) {
+        shardy_attempt_info info = {d, 0, 7, (int64_t)d};
+        shardy_attempt_writer *w = NULL;
+        REQUIRE(shardy_attempt_open(o, &info, &w) == SHARDY_OK);
+        added[d] = add_sections(w, xs, n, d);
+        CHECK_OK(shardy_attempt_finish(w, &attempts[d]));
+        shardy_attempt_close(&w);
+    }
+    char *all = join(attempts, 4), *res = NULL;
+    CHECK_OK(shardy_run_publish(*run, all, &res));
+    CHECK(res && strstr(res, want));
+    shardy_free(res);
+    free(all);
+    shardy_run_close(run);
+}
+
 /* Objects under <run>/_exchange/ (store listing). */
 static size_t exchange_objects(sy_store *st, const char *root_url, const char *run_id) {
     char lp[4400];
@@ -648,21 +670,9 @@ static void exchange_roundtrip(const char *snap, const char *local, const char *
     CHECK(strstr(xs[2], "\"url\":null") && strstr(xs[2], "\"sections\":[]"));
     CHECK(strstr(xs[0], "\"rows\":1001"));
     CHECK_EQ_INT(exchange_objects(st, root_url, "run-x"), 3);
-    char *attempts[4];
-    for (uint32_t d = 0; d < 4; d++) {
-        shardy_attempt_info info = {d, 0, 7, (int64_t)d};
-        shardy_attempt_writer *w = NULL;
-        REQUIRE(shardy_attempt_open(&o, &info, &w) == SHARDY_OK);
-        CHECK_EQ_INT(add_sections(w, xs, 3, d), 2);
-        CHECK_OK(shardy_attempt_finish(w, &attempts[d]));
-        shardy_attempt_close(&w);
-    }
-    char *all = join(attempts, 4), *res = NULL;
-    CHECK_OK(shardy_run_publish(run, all, &res));
-    CHECK(res && strstr(res, "\"rows_written\": 2001"));
-    shardy_free(res);
-    free(all);
-    shardy_run_close(&run);
+    int added[4];
+    publish_from_sections(&o, &run, xs, 3, added, "\"rows_written\": 2001");
+    for (int d = 0; d < 4; d++) CHECK_EQ_INT(added[d], 2);
     CHECK_EQ_INT(exchange_objects(st, root_url, "run-x"), 0);
     shardy_reader *r = open_reader(snap);
     REQUIRE(r != NULL);
@@ -796,21 +806,9 @@ static void test_exchange_sections(void) {
         size_t nsec = json_object_array_length(secs);
         CHECK(nsec > 8); /* several per shard */
         json_object_put(jo);
-        char *attempts[4];
-        for (uint32_t d = 0; d < 4; d++) {
-            shardy_attempt_info ai = {d, 0, 7, (int64_t)d};
-            shardy_attempt_writer *aw = NULL;
-            REQUIRE(shardy_attempt_open(&o, &ai, &aw) == SHARDY_OK);
-            CHECK(add_sections(aw, &json, 1, d) >= 2);
-            CHECK_OK(shardy_attempt_finish(aw, &attempts[d]));
-            shardy_attempt_close(&aw);
-        }
-        char *all = join(attempts, 4), *res = NULL;
-        CHECK_OK(shardy_run_publish(run, all, &res));
-        CHECK(res && strstr(res, "\"rows_written\": 20021"));
-        shardy_free(res);
-        free(all);
-        shardy_run_close(&run);
+        int added[4];
+        publish_from_sections(&o, &run, &json, 1, added, "\"rows_written\": 20021");
+        for (int d = 0; d < 4; d++) CHECK(added[d] >= 2);
         shardy_reader *r = open_reader(snap);
         REQUIRE(r != NULL);
         for (int64_t k = 0; k < 20000; k += 37) {

@@ -18,6 +18,53 @@ static int cmp_bytes(const unsigned char *a, size_t an, const unsigned char *b, 
     return c ? c : (an < bn ? -1 : an > bn);
 }
 
+/* The id whose make_key is k, or nids if none below nids. */
+static unsigned made_key_id(const void *k, size_t kl, unsigned nids) {
+    unsigned char kk[16];
+    for (unsigned id = 0; id < nids; id++) {
+        size_t n = make_key(id, kk);
+        if (n == kl && !memcmp(kk, k, n)) return id;
+    }
+    return nids;
+}
+
+/* Merges b (then frees it) and checks the result against a last-added-wins model over ids
+ * [0, nids): keys strictly increasing, each row's 4-byte value = last_val[id_of(key)], and exactly
+ * the ids that have a value. *rows (may be NULL) = rows merged, distinct + superseded. */
+static void check_merge_model(sy_rowbuf *b, const uint32_t *last_val, unsigned nids,
+                              unsigned (*id_of)(const void *k, size_t kl, unsigned nids), uint64_t *rows) {
+    sy_rowmerge *m = NULL;
+    CHECK_OK(sy_rowmerge_open(b, &m));
+    REQUIRE(m != NULL);
+    const void *k, *v;
+    size_t kl, vl, prevl = 0, distinct = 0;
+    unsigned char prev[24];
+    shardy_status st = SHARDY_OK;
+    int first = 1, rc;
+    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
+        REQUIRE(kl <= sizeof prev);
+        if (!first) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
+        memcpy(prev, k, kl);
+        prevl = kl;
+        first = 0;
+        unsigned id = id_of(k, kl, nids);
+        REQUIRE(id < nids);
+        CHECK_EQ_INT(vl, 4);
+        uint32_t got;
+        memcpy(&got, v, sizeof got);
+        CHECK_EQ_U64(got, last_val[id]);
+        distinct++;
+    }
+    CHECK_EQ_INT(rc, 0);
+    size_t want = 0;
+    for (unsigned id = 0; id < nids; id++) want += last_val[id] != 0;
+    CHECK_EQ_U64(distinct, want);
+    if (rows) *rows = sy_rowmerge_duplicates(m) + distinct;
+    sy_rowmerge_close(&m);
+    CHECK(m == NULL);
+    sy_rowbuf_free(b);
+}
+
 static void run_case(unsigned rows, unsigned spill_every, unsigned seed) {
     const char *dir = test_tmpdir("rowbuf");
     static uint32_t last_val[NKEYS]; /* value of the last write per key id, 0 = never */
@@ -41,45 +88,9 @@ static void run_case(unsigned rows, unsigned spill_every, unsigned seed) {
         }
     }
     CHECK_EQ_U64(b.rows_total, rows);
-    sy_rowmerge *m = NULL;
-    CHECK_OK(sy_rowmerge_open(&b, &m));
-    REQUIRE(m != NULL);
-    const void *k, *v;
-    size_t kl, vl;
-    shardy_status st = SHARDY_OK;
-    unsigned char prev[16];
-    size_t prevl = 0, distinct = 0;
-    int first = 1, rc;
-    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
-        if (!first) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
-        memcpy(prev, k, kl);
-        prevl = kl;
-        first = 0;
-        /* find the key id (keys are unique per id by construction) */
-        uint32_t got;
-        memcpy(&got, v, sizeof got);
-        CHECK_EQ_INT(vl, 4);
-        unsigned char kk[16];
-        unsigned found_id = NKEYS;
-        for (unsigned id = 0; id < NKEYS; id++) {
-            size_t n = make_key(id, kk);
-            if (n == kl && !memcmp(kk, k, n)) {
-                found_id = id;
-                break;
-            }
-        }
-        REQUIRE(found_id < NKEYS);
-        CHECK_EQ_U64(got, last_val[found_id]);
-        distinct++;
-    }
-    CHECK_EQ_INT(rc, 0);
-    size_t want_distinct = 0;
-    for (unsigned id = 0; id < NKEYS; id++) want_distinct += last_val[id] != 0;
-    CHECK_EQ_U64(distinct, want_distinct);
-    CHECK_EQ_U64(sy_rowmerge_duplicates(m) + distinct, rows);
-    sy_rowmerge_close(&m);
-    sy_rowbuf_free(&b);
-    CHECK(m == NULL);
+    uint64_t merged = 0;
+    check_merge_model(&b, last_val, NKEYS, made_key_id, &merged);
+    CHECK_EQ_U64(merged, rows);
 }
 
 static void test_memory_only(void) { run_case(20000, 0, 1); }
@@ -91,10 +102,18 @@ static void test_many_runs(void) { run_case(20000, 500, 5); } /* 40 runs + memor
 /* Keys that share their 8-byte prefix: longer than 8 bytes with a common head, and short keys
  * that differ only by trailing zero bytes (the prefix is zero padded). The radix sort must leave
  * them in key order with the last write winning, in memory and across spills. */
+enum { NK = 64 };
+static unsigned char keys[NK][24]; /* run_tie_case's keys */
+static size_t lens[NK];
+
+static unsigned tie_id(const void *k, size_t kl, unsigned nids) {
+    for (unsigned i = 0; i < nids; i++)
+        if (lens[i] == kl && !memcmp(keys[i], k, kl)) return i;
+    return nids;
+}
+
 static void run_tie_case(unsigned spill_every) {
-    enum { NK = 64, ROWS = 6000 };
-    unsigned char keys[NK][24];
-    size_t lens[NK];
+    enum { ROWS = 6000 };
     for (unsigned i = 0; i < NK; i++) {
         if (i < 40) { /* "common-h" + 1..4 varying bytes (some zero) */
             memcpy(keys[i], "common-h", 8);
@@ -135,35 +154,7 @@ static void run_tie_case(unsigned spill_every) {
             CHECK_OK(sy_rowbuf_spill(&b, path));
         }
     }
-    sy_rowmerge *m = NULL;
-    CHECK_OK(sy_rowmerge_open(&b, &m));
-    REQUIRE(m != NULL);
-    const void *k, *v;
-    size_t kl, vl, seen = 0;
-    shardy_status st = SHARDY_OK;
-    unsigned char prev[24];
-    size_t prevl = 0;
-    int rc;
-    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
-        if (seen) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
-        REQUIRE(kl <= sizeof prev);
-        memcpy(prev, k, kl);
-        prevl = kl;
-        unsigned id = NK;
-        for (unsigned i = 0; i < NK; i++)
-            if (lens[i] == kl && !memcmp(keys[i], k, kl)) id = i;
-        REQUIRE(id < NK);
-        uint32_t got;
-        memcpy(&got, v, sizeof got);
-        CHECK_EQ_U64(got, last[id]);
-        seen++;
-    }
-    CHECK_EQ_INT(rc, 0);
-    size_t want = 0;
-    for (unsigned i = 0; i < NK; i++) want += last[i] != 0;
-    CHECK_EQ_U64(seen, want);
-    sy_rowmerge_close(&m);
-    sy_rowbuf_free(&b);
+    check_merge_model(&b, last, NK, tie_id, NULL);
 }
 
 static void test_prefix_ties(void) {
@@ -235,6 +226,18 @@ static void test_section_runs(void) {
 /* Rows arriving as a few ascending stretches take the stretch-merge path of the sort (at most 8
  * stretches; 9 fall back to the radix sort): keys longer than 8 bytes whose prefixes tie, overlaps
  * between stretches (the later stretch wins), compared with a last-added-wins model. */
+static size_t g_natural_klen; /* the key length natural_case writes */
+
+/* The id of a natural_case key ("key%05u" or "key-%05u"; not NUL-terminated), or nids. */
+static unsigned natural_id(const void *k, size_t kl, unsigned nids) {
+    if (kl != g_natural_klen) return nids;
+    char digits[6];
+    memcpy(digits, (const char *)k + kl - 5, 5);
+    digits[5] = 0;
+    unsigned long id = strtoul(digits, NULL, 10);
+    return id < nids ? (unsigned)id : nids;
+}
+
 static void natural_case(unsigned nstretch, int short_keys) {
     static uint32_t last_val[4000];
     memset(last_val, 0, sizeof last_val);
@@ -253,33 +256,8 @@ static void natural_case(unsigned nstretch, int short_keys) {
             last_val[id] = val;
         }
     }
-    sy_rowmerge *m = NULL;
-    CHECK_OK(sy_rowmerge_open(&b, &m));
-    REQUIRE(m != NULL);
-    const void *k, *v;
-    size_t kl, vl, distinct = 0;
-    shardy_status st = SHARDY_OK;
-    long prev = -1;
-    int rc;
-    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
-        REQUIRE(kl == (short_keys ? 8u : 9u) && vl == 4);
-        char digits[6];
-        memcpy(digits, (const char *)k + kl - 5, 5); /* the key is not NUL-terminated */
-        digits[5] = 0;
-        long id = strtol(digits, NULL, 10);
-        CHECK(id > prev);
-        prev = id;
-        uint32_t got;
-        memcpy(&got, v, 4);
-        CHECK_EQ_U64(got, last_val[id]);
-        distinct++;
-    }
-    CHECK_EQ_INT(rc, 0);
-    size_t want = 0;
-    for (unsigned c = 0; c < 4000; c++) want += last_val[c] != 0;
-    CHECK_EQ_INT(distinct, want);
-    sy_rowmerge_close(&m);
-    sy_rowbuf_free(&b);
+    g_natural_klen = short_keys ? 8u : 9u;
+    check_merge_model(&b, last_val, 4000, natural_id, NULL);
 }
 
 static void test_natural_runs(void) {
@@ -347,41 +325,7 @@ static void test_record_sections(void) {
             CHECK_EQ_INT(b.nmaps, 0);
         }
     }
-    sy_rowmerge *m = NULL;
-    CHECK_OK(sy_rowmerge_open(&b, &m));
-    REQUIRE(m != NULL);
-    const void *k, *v;
-    size_t kl, vl, distinct = 0;
-    unsigned char prev[16];
-    size_t prevl = 0;
-    int rc, first = 1;
-    shardy_status st = SHARDY_OK;
-    while ((rc = sy_rowmerge_next(m, &k, &kl, &v, &vl, &st)) == 1) {
-        if (!first) CHECK(cmp_bytes(prev, prevl, k, kl) < 0);
-        first = 0;
-        memcpy(prev, k, kl);
-        prevl = kl;
-        unsigned id = 2000;
-        for (unsigned c = 0; c < 2000; c++) {
-            unsigned char ck[16];
-            size_t cl = make_key(c, ck);
-            if (cl == kl && !memcmp(ck, k, kl)) {
-                id = c;
-                break;
-            }
-        }
-        REQUIRE(id < 2000 && vl == 4);
-        uint32_t got;
-        memcpy(&got, v, 4);
-        CHECK_EQ_U64(got, last_val[id]);
-        distinct++;
-    }
-    CHECK_EQ_INT(rc, 0);
-    size_t want = 0;
-    for (unsigned c = 0; c < 2000; c++) want += last_val[c] != 0;
-    CHECK_EQ_INT(distinct, want);
-    sy_rowmerge_close(&m);
-    sy_rowbuf_free(&b);
+    check_merge_model(&b, last_val, 2000, made_key_id, NULL);
 
     /* Format checks: nothing is added on error. */
     sy_rowbuf_init(&b);
