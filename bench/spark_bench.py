@@ -10,7 +10,9 @@ never fsyncs) is not billed to the next one.
 Prints spark_build_s, spark_parquet_s and spark_vs_parquet_ratio (target <= 1.5) for the issue's
 DataFrame, whose values (the id padded with 'x') Parquet compresses about tenfold; the same three
 figures with suffix _incompressible for values that are hash bytes (nothing compresses them, so
-both writers move the same bytes); and, as the floor of any mapInArrow pipeline, spark_arrow_passthrough_s: the same DataFrame handed to Python
+both writers move the same bytes); spark_parquet_synced_s, the Parquet write timed until os.sync()
+returns (the snapshot build fsyncs its shards before it publishes; Parquet never does), with
+spark_vs_parquet_synced_ratio, and the same for the incompressible values; and, as the floor of any mapInArrow pipeline, spark_arrow_passthrough_s: the same DataFrame handed to Python
 batch by batch and dropped, with the input coalesced to one task per core as the writer's stage 1
 does (with its ratio to the Parquet write), and spark_arrow_passthrough_16_s without the coalesce.
 
@@ -71,8 +73,10 @@ def main():
         t = start()
         df.write.mode("overwrite").parquet(out)
         dt = time.perf_counter() - t
+        os.sync()  # what the same write costs once it is on disk, as a published snapshot is
+        synced = time.perf_counter() - t
         shutil.rmtree(out, ignore_errors=True)
-        return dt
+        return dt, synced
 
     def snapshot(run):
         out = os.path.join(work, f"snapshot-{run}")
@@ -102,9 +106,11 @@ def main():
     parquet(0)
     snapshot(0)
     passthrough(0)
-    times = {"p": [], "s": [], "a": [], "a16": []}
+    times = {"p": [], "ps": [], "s": [], "a": [], "a16": [], "pi": [], "pis": [], "si": []}
     for r in range(1, rounds + 1):
-        times["p"].append(parquet(r))
+        written, synced = parquet(r)
+        times["p"].append(written)
+        times["ps"].append(synced)
         times["s"].append(snapshot(r))
         times["a"].append(passthrough(r))
         times["a16"].append(passthrough(r, coalesce=False))
@@ -113,22 +119,29 @@ def main():
     parquet(0)
     snapshot(0)
     for r in range(1, rounds + 1):
-        times.setdefault("pi", []).append(parquet(r))
-        times.setdefault("si", []).append(snapshot(r))
+        written, synced = parquet(r)
+        times["pi"].append(written)
+        times["pis"].append(synced)
+        times["si"].append(snapshot(r))
     spark.stop()
     shutil.rmtree(work, ignore_errors=True)
-    p, s, a, a16, pi, si = (statistics.median(times[k]) for k in ("p", "s", "a", "a16", "pi", "si"))
+    p, ps, s, a, a16, pi, pis, si = (statistics.median(times[k])
+                                     for k in ("p", "ps", "s", "a", "a16", "pi", "pis", "si"))
     print(f"spark_rows={rows}")
     print(f"spark_rounds={rounds}")
     print(f"spark_build_s={s:.2f}")
     print(f"spark_parquet_s={p:.2f}")
     print(f"spark_vs_parquet_ratio={s / p:.2f}")
+    print(f"spark_parquet_synced_s={ps:.2f}")
+    print(f"spark_vs_parquet_synced_ratio={s / ps:.2f}")
     print(f"spark_arrow_passthrough_s={a:.2f}")
     print(f"spark_passthrough_vs_parquet_ratio={a / p:.2f}")
     print(f"spark_arrow_passthrough_16_s={a16:.2f}")
     print(f"spark_build_incompressible_s={si:.2f}")
     print(f"spark_parquet_incompressible_s={pi:.2f}")
     print(f"spark_vs_parquet_incompressible_ratio={si / pi:.2f}")
+    print(f"spark_parquet_incompressible_synced_s={pis:.2f}")
+    print(f"spark_vs_parquet_incompressible_synced_ratio={si / pis:.2f}")
 
 
 if __name__ == "__main__":
