@@ -532,7 +532,10 @@ SHARDY_API void shardy_attempt_close(shardy_attempt_writer **w);
  * row added last wins — the last row of the highest partition) and finishes as usual; the sort
  * happens there, once. The exchange objects lie under the run, so the publish sweep (or a failed
  * run's cleanup) removes them. o->num_dbs > 0 bounds the shard ids (0 = CEL direct mode: ids
- * < 1,000,000). A file:// prefix is written in place (no copy, no fsync: the objects are scratch). */
+ * < 1,000,000). A file:// prefix is written in place (no copy, no fsync: the objects are scratch).
+ * Any other store gets the object staged locally and, before upload, rewritten in shard order with
+ * one section per shard (a shard's sections concatenated in object order), so that stage 2 reads
+ * a shard's rows of one partition with as few ranged GETs as possible. */
 typedef struct shardy_exchange_writer shardy_exchange_writer;
 
 typedef struct shardy_exchange_info {

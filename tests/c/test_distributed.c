@@ -768,63 +768,82 @@ static void test_exchange(void) {
 /* A partition bigger than the exchange buffers: each shard's rows span several sections (and a
  * tiny memory_limit forces the flush-everything path); the last row of a key wins across
  * sections, and a shard attempt is written from every section in object order. */
+/* One exchange object bigger than its buffers (several sections per shard, late duplicates that
+ * must win, a 5 MiB record of its own), then stage 2 and publish, read back. grouped: the store is
+ * not file://, so finish must have regrouped the object to one section per shard. */
+static void exchange_sections_roundtrip(const char *snap, const char *local, const char *run_id,
+                                        uint64_t memory_limit, int grouped) {
+    shardy_build_opts o = opts_for(snap, local, 4, run_id);
+    if (memory_limit) o.memory_limit = memory_limit;
+    shardy_run *run = NULL;
+    REQUIRE(shardy_run_open(&o, &run) == SHARDY_OK);
+    shardy_exchange_info info = {0, 0};
+    shardy_exchange_writer *w = NULL;
+    REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
+    for (int64_t k = 0; k < 20000; k++) {
+        char v[64];
+        shardy_key key = shardy_key_int(k);
+        int n = snprintf(v, sizeof v, "early-%lld", (long long)k);
+        CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
+    }
+    for (int64_t k = 0; k < 20000; k += 1000) { /* re-added later: these must win */
+        char v[64];
+        shardy_key key = shardy_key_int(k);
+        int n = snprintf(v, sizeof v, "late-%lld", (long long)k);
+        CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
+    }
+    shardy_key kb = shardy_key_int(7);
+    static char huge[(5u << 20) + 3]; /* larger than any buffer: a section of its own */
+    memset(huge, 'h', sizeof huge);
+    CHECK_OK(shardy_exchange_add(w, route(7, 4), &kb, huge, sizeof huge));
+    char *json = NULL;
+    CHECK_OK(shardy_exchange_finish(w, &json));
+    shardy_exchange_close(&w);
+    REQUIRE(json);
+    json_object *jo = parse(json), *secs;
+    REQUIRE(jo && json_object_object_get_ex(jo, "sections", &secs));
+    size_t nsec = json_object_array_length(secs);
+    if (grouped) { /* one section per shard, in shard order, back to back */
+        CHECK_EQ_INT(nsec, 4);
+        uint64_t at = 0;
+        for (size_t j = 0; j < nsec; j++) {
+            json_object *sec = json_object_array_get_idx(secs, j), *f;
+            json_object_object_get_ex(sec, "db_id", &f);
+            CHECK_EQ_INT(json_object_get_int64(f), (int64_t)j);
+            json_object_object_get_ex(sec, "offset", &f);
+            CHECK_EQ_INT(json_object_get_int64(f), (int64_t)at);
+            json_object_object_get_ex(sec, "length", &f);
+            at += (uint64_t)json_object_get_int64(f);
+        }
+    } else {
+        CHECK(nsec > 8); /* several per shard */
+    }
+    json_object_put(jo);
+    int added[4];
+    publish_from_sections(&o, &run, &json, 1, added, "\"rows_written\": 20021");
+    for (int d = 0; d < 4; d++) CHECK(grouped ? added[d] == 1 : added[d] >= 2);
+    shardy_reader *r = open_reader(snap);
+    REQUIRE(r != NULL);
+    for (int64_t k = 0; k < 20000; k += 37) {
+        if (k != 7) CHECK(value_is(r, k, k % 1000 ? "early" : "late"));
+    }
+    for (int64_t k = 0; k < 20000; k += 1000) CHECK(value_is(r, k, "late"));
+    shardy_key k7 = shardy_key_int(7);
+    void *val = NULL;
+    size_t vlen = 0;
+    int found = 0;
+    CHECK_OK(shardy_reader_get_alloc(r, &k7, &val, &vlen, &found));
+    CHECK(found && vlen == sizeof huge && ((char *)val)[0] == 'h' && ((char *)val)[vlen - 1] == 'h');
+    shardy_free(val);
+    shardy_reader_close(&r);
+    shardy_free(json);
+}
+
 static void test_exchange_sections(void) {
     char snap[4200], local[4200];
     test_dirs("exchange-sections", snap, local);
-    for (int pass = 0; pass < 2; pass++) {
-        char run_id[32];
-        snprintf(run_id, sizeof run_id, "run-secs-%d", pass);
-        shardy_build_opts o = opts_for(snap, local, 4, run_id);
-        if (pass == 1) o.memory_limit = 100000;
-        shardy_run *run = NULL;
-        REQUIRE(shardy_run_open(&o, &run) == SHARDY_OK);
-        shardy_exchange_info info = {0, 0};
-        shardy_exchange_writer *w = NULL;
-        REQUIRE(shardy_exchange_open(&o, &info, &w) == SHARDY_OK);
-        for (int64_t k = 0; k < 20000; k++) {
-            char v[64];
-            shardy_key key = shardy_key_int(k);
-            int n = snprintf(v, sizeof v, "early-%lld", (long long)k);
-            CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
-        }
-        for (int64_t k = 0; k < 20000; k += 1000) { /* re-added later: these must win */
-            char v[64];
-            shardy_key key = shardy_key_int(k);
-            int n = snprintf(v, sizeof v, "late-%lld", (long long)k);
-            CHECK_OK(shardy_exchange_add(w, route(k, 4), &key, v, (size_t)n));
-        }
-        shardy_key kb = shardy_key_int(7);
-        static char huge[(5u << 20) + 3]; /* larger than any buffer: a section of its own */
-        memset(huge, 'h', sizeof huge);
-        CHECK_OK(shardy_exchange_add(w, route(7, 4), &kb, huge, sizeof huge));
-        char *json = NULL;
-        CHECK_OK(shardy_exchange_finish(w, &json));
-        shardy_exchange_close(&w);
-        REQUIRE(json);
-        json_object *jo = parse(json), *secs;
-        REQUIRE(jo && json_object_object_get_ex(jo, "sections", &secs));
-        size_t nsec = json_object_array_length(secs);
-        CHECK(nsec > 8); /* several per shard */
-        json_object_put(jo);
-        int added[4];
-        publish_from_sections(&o, &run, &json, 1, added, "\"rows_written\": 20021");
-        for (int d = 0; d < 4; d++) CHECK(added[d] >= 2);
-        shardy_reader *r = open_reader(snap);
-        REQUIRE(r != NULL);
-        for (int64_t k = 0; k < 20000; k += 37) {
-            if (k != 7) CHECK(value_is(r, k, k % 1000 ? "early" : "late"));
-        }
-        for (int64_t k = 0; k < 20000; k += 1000) CHECK(value_is(r, k, "late"));
-        shardy_key k7 = shardy_key_int(7);
-        void *val = NULL;
-        size_t vlen = 0;
-        int found = 0;
-        CHECK_OK(shardy_reader_get_alloc(r, &k7, &val, &vlen, &found));
-        CHECK(found && vlen == sizeof huge && ((char *)val)[0] == 'h' && ((char *)val)[vlen - 1] == 'h');
-        shardy_free(val);
-        shardy_reader_close(&r);
-        shardy_free(json);
-    }
+    exchange_sections_roundtrip(snap, local, "run-secs-0", 0, 0);
+    exchange_sections_roundtrip(snap, local, "run-secs-1", 100000, 0);
     /* An unfinished writer that already flushed sections leaves no object behind. */
     shardy_build_opts o = opts_for(snap, local, 4, "run-secs-abandoned");
     shardy_exchange_info info = {3, 0};
@@ -899,6 +918,8 @@ static void test_s3(void) {
     char xsnap[256];
     snprintf(xsnap, sizeof xsnap, "%s/exchange", snap);
     exchange_roundtrip(xsnap, local, xsnap, st);
+    exchange_sections_roundtrip(xsnap, local, "run-secs-s3", 0, 1);
+    exchange_sections_roundtrip(xsnap, local, "run-secs-s3-small", 100000, 1);
     g_s3o = NULL;
     g_ns3o = 0;
     sy_store_close(&st);

@@ -11,7 +11,9 @@ Data flow (seed spark-writer.md; spec writer.md §5, §6.2, §7.3) — two Spark
    Arrow buffers (``route_hash_arrow`` / ``CelRouter.route_arrow``) and an ``ExchangeWriter``
    appends each row to its shard's small buffer and full buffers to ONE exchange object per task
    attempt (``.../run_id=R/_exchange/part=PPPPP/attempt=A/rows.run``: sections of one shard's
-   records each, in arrival order — no sort, no deduplication, no copy of the partition). No
+   records each, in arrival order — no sort, no deduplication, no copy of the partition; for a
+   store other than ``file://`` the staged object is rewritten in shard order with one section per
+   shard before its upload, so stage 2 needs few ranged GETs). No
    Python per row (except a ``ValueSpec.callable`` encoder), no Spark shuffle, and the rows never
    go back to the JVM. Each task's only output is a small result (its object and sections, plus
    the first rows' keys and ids for ``verify_routing``); the shard id column is never added to
