@@ -85,19 +85,26 @@ static uint64_t method_total(const uint64_t c[SY_S3_METHOD_N]) {
     return t;
 }
 
+/* The public API's S3 settings for the request counts: a 0600 credentials.toml in dir (path in
+ * cred) and the endpoint option (in ep). */
+static void write_credentials(char *cred, size_t ncred, char *ep, size_t nep, const char *dir, const char *endpoint,
+                              const char *key, const char *secret) {
+    snprintf(cred, ncred, "%s/credentials.toml", dir);
+    FILE *fp = fopen(cred, "w");
+    if (!fp) die("credentials file", strerror(errno));
+    fprintf(fp, "[default]\naccess_key_id = \"%s\"\nsecret_access_key = \"%s\"\n", key, secret);
+    fclose(fp);
+    chmod(cred, 0600);
+    snprintf(ep, nep, "endpoint_url=%s", endpoint);
+}
+
 /* Requests of the public API on s3://: PUTs of one 16-shard build (run record, shards, manifest,
  * _CURRENT), and every request a fresh reader makes up to its first get (pointer, manifest, shard
  * downloads). Identity through a 0600 credentials.toml in dir, endpoint through s3_options. */
 static void request_counts(const char *dir, const char *bucket, const char *endpoint, const char *key,
                            const char *secret) {
     char cred[256], ep[512], prefix[256], cache[256];
-    snprintf(cred, sizeof cred, "%s/credentials.toml", dir);
-    FILE *fp = fopen(cred, "w");
-    if (!fp) die("credentials file", strerror(errno));
-    fprintf(fp, "[default]\naccess_key_id = \"%s\"\nsecret_access_key = \"%s\"\n", key, secret);
-    fclose(fp);
-    chmod(cred, 0600);
-    snprintf(ep, sizeof ep, "endpoint_url=%s", endpoint);
+    write_credentials(cred, sizeof cred, ep, sizeof ep, dir, endpoint, key, secret);
     const char *s3o[] = {ep, "region_name=us-east-1"};
     snprintf(prefix, sizeof prefix, "s3://%s/snap", bucket);
     snprintf(cache, sizeof cache, "%s/cache", dir);
@@ -231,13 +238,7 @@ static void two_stage(const char *prefix, const char *run_id, const char *dir, c
 static void exchange_counts(const char *dir, const char *bucket, const char *endpoint, const char *key,
                             const char *secret) {
     char cred[256], ep[512], prefix[320], local[256];
-    snprintf(cred, sizeof cred, "%s/credentials.toml", dir);
-    FILE *fp = fopen(cred, "w");
-    if (!fp) die("credentials file", strerror(errno));
-    fprintf(fp, "[default]\naccess_key_id = \"%s\"\nsecret_access_key = \"%s\"\n", key, secret);
-    fclose(fp);
-    chmod(cred, 0600);
-    snprintf(ep, sizeof ep, "endpoint_url=%s", endpoint);
+    write_credentials(cred, sizeof cred, ep, sizeof ep, dir, endpoint, key, secret);
     const char *s3o[] = {ep, "region_name=us-east-1"};
     size_t file_secs = 0, s3_secs = 0;
     uint64_t file_gets = 0, s3_gets = 0;
